@@ -1,0 +1,28 @@
+# The two entry points of the README: `make demo` and `make test`. Both bootstrap a fresh
+# machine (host packages, a virtualenv) first; caches live under ~/.cache/schedcp.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test crds clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml hack/apt-packages.txt hack/setup-host.sh
+	bash hack/setup-host.sh
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(VENV)/bin/schedcp demo
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+crds: setup
+	$(VENV)/bin/schedcp crds generate
+
+clean:
+	rm -rf $(VENV)
