@@ -1,0 +1,52 @@
+"""What the operator concludes about one SchedulerPolicy generation, before any node is touched.
+
+Pure functions from (spec, findings, previous status) to the next status, so that a
+reconcile interrupted anywhere and run again arrives at the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schedcp.api.v1alpha1.base import ConditionStatus
+from schedcp.api.v1alpha1.policy import Mode, Phase, SchedulerPolicySpec, SchedulerPolicyStatus
+from schedcp.conditions import set_condition
+from schedcp_operator.semantics import Finding
+
+ACCEPTED = "Accepted"
+READY = "Ready"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    phase: Phase
+    accepted: tuple[ConditionStatus, str, str]
+    ready: tuple[ConditionStatus, str, str]
+
+
+def verdict(spec: SchedulerPolicySpec | None, found: list[Finding]) -> Verdict:
+    if spec is None or found:
+        summary = "; ".join(f.message for f in found)
+        reason = found[0].reason if found else "InvalidSpec"
+        return Verdict(
+            Phase.INVALID,
+            (ConditionStatus.FALSE, reason, summary),
+            (ConditionStatus.FALSE, reason, "the spec must be fixed before anything is designed"),
+        )
+    accepted = (ConditionStatus.TRUE, "Valid", "the spec is valid and meaningful")
+    if spec.mode == Mode.OFF:
+        return Verdict(Phase.DISABLED, accepted, (ConditionStatus.FALSE, "Disabled", "mode is Off: nothing is done"))
+    return Verdict(
+        Phase.PENDING,
+        accepted,
+        (ConditionStatus.FALSE, "AwaitingProfiles", "accepted; waiting for the selected pods' profiles"),
+    )
+
+
+def next_status(previous: SchedulerPolicyStatus, found: Verdict, generation: int) -> SchedulerPolicyStatus:
+    conditions = previous.conditions
+    for type, (status, reason, message) in ((ACCEPTED, found.accepted), (READY, found.ready)):
+        conditions = set_condition(
+            conditions, type=type, status=status, reason=reason, message=message, observed_generation=generation
+        )
+    return previous.model_copy(update={"phase": found.phase, "observed_generation": generation, "conditions": conditions})

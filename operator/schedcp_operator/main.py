@@ -1,0 +1,78 @@
+"""`schedcp-operator`: the cluster-level kopf operator, in or out of a cluster."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+from kubernetes import client, config
+
+from schedcp_operator import peering, policy_handlers  # noqa: F401  (registers handlers)
+
+FINALIZER = "schedcp.io/finalizer"
+ANNOTATION_PREFIX = "schedcp.io"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="schedcp-operator", description=__doc__)
+    parser.add_argument("--namespace", action="append", default=[], help="watch only these (default: all)")
+    parser.add_argument("--peering", default="schedcp-operator", help="ClusterKopfPeering shared by replicas")
+    parser.add_argument("--standalone", action="store_true", help="no peering: a single replica")
+    parser.add_argument("--priority", type=int, default=None, help="peering priority (default: random)")
+    parser.add_argument("--peering-lifetime", type=int, default=60, help="seconds until a silent peer is dead")
+    parser.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL")
+    parser.add_argument("--log-format", choices=["json", "plain"], default="json")
+    parser.add_argument("--verbose", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _load_kube_config() -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+def _configure_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.persistence.finalizer = FINALIZER
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+        )
+        # Our own Events say what matters; kopf's per-handler success messages stay in logs.
+        settings.posting.level = logging.WARNING
+        settings.peering.lifetime = args.peering_lifetime
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+
+    return startup
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
+        log_prefix=True,
+    )
+    kopf.on.startup()(_configure_settings(args))
+    priority = args.priority if args.priority is not None else peering.random_priority()
+    if not args.standalone:
+        peering.ensure_peering_object(_load_kube_config(), args.peering)
+    logging.getLogger(__name__).info("starting (priority %d, peering %s)", priority, args.peering)
+    asyncio.run(
+        kopf.operator(
+            standalone=args.standalone,
+            priority=priority,
+            peering_name=args.peering,
+            liveness_endpoint=args.liveness,
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+        )
+    )
+    return 0

@@ -1,0 +1,168 @@
+"""SchedulerPolicy: a user's scheduling intent for a set of pods (namespaced).
+
+Refinements of the DESIGN.md sketch, and why:
+- `objective` is a structured object (kind + which pods to protect + the batch loss the
+  user accepts) instead of a bare enum, because the rollout's regression check and the
+  planner both need the protected set and the tolerance, not just the goal's name.
+- `mode` defaults to Recommend: code written by an LLM reaches a kernel only after a human
+  approved it, unless the user opts into Auto explicitly.
+- The budget's money limit is a decimal string: API conventions keep floats out of specs.
+- `Accepted` (as in the Gateway API) says whether the spec makes sense; `Ready` summarises.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+from schedcp.api.v1alpha1.base import (
+    DECIMAL_USD,
+    DNS_SUBDOMAIN,
+    ApiModel,
+    Conditions,
+    LabelKey,
+    LabelSelector,
+    LabelValue,
+    SchedulingMetrics,
+    cel,
+    k8s_extensions,
+)
+
+GOAL_MAX_LENGTH = 2000
+
+
+class Mode(StrEnum):
+    AUTO = "Auto"
+    RECOMMEND = "Recommend"
+    OFF = "Off"
+
+
+class ObjectiveKind(StrEnum):
+    LATENCY = "latency"
+    THROUGHPUT = "throughput"
+    MAKESPAN = "makespan"
+    BALANCED = "balanced"
+
+
+class DesignerKind(StrEnum):
+    CLAUDE = "claude"
+    OFFLINE = "offline"
+
+
+class Objective(ApiModel):
+    kind: ObjectiveKind
+    protect: Annotated[
+        LabelSelector | None,
+        Field(description="Pods whose metrics must improve; defaults to all selected pods."),
+    ] = None
+    max_batch_loss_percent: Annotated[int, Field(ge=0, le=100)] = 10
+
+
+class Budget(ApiModel):
+    max_calls: Annotated[int, Field(ge=1, le=500)] = 12
+    max_tokens: Annotated[int, Field(ge=1000, le=10_000_000)] = 400_000
+    max_cost_usd: Annotated[
+        str, Field(pattern=DECIMAL_USD, description="Decimal US dollars, e.g. \"0.50\".")
+    ] = "0.50"
+    max_wall_seconds: Annotated[int, Field(ge=10, le=7200)] = 900
+
+    def max_cost(self) -> Decimal:
+        return Decimal(self.max_cost_usd)
+
+
+class Designer(ApiModel):
+    kind: DesignerKind = DesignerKind.OFFLINE
+    model: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9.\-]*$")] = (
+        "claude-sonnet-4-5"
+    )
+    budget: Budget = Budget()
+    max_repairs: Annotated[int, Field(ge=0, le=10)] = 3
+
+
+class Rollout(ApiModel):
+    canary_nodes: Annotated[int, Field(ge=1, le=100)] = 1
+    evaluation_window_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
+    max_regression_percent: Annotated[int, Field(ge=0, le=100)] = 5
+    max_unavailable: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
+class SchedulerPolicySpec(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra=k8s_extensions(
+            validations=[
+                cel(
+                    "!has(self.approvedRevision) || self.mode == 'Recommend'",
+                    "approvedRevision is only meaningful with mode Recommend",
+                    ".approvedRevision",
+                )
+            ]
+        )
+    )
+
+    pod_selector: LabelSelector
+    node_selector: Annotated[dict[LabelKey, LabelValue], Field(max_length=32)] = {}
+    goal: Annotated[str, Field(max_length=GOAL_MAX_LENGTH)] = ""
+    objective: Objective
+    mode: Mode = Mode.RECOMMEND
+    designer: Designer = Designer()
+    rollout: Rollout = Rollout()
+    priority: Annotated[int, Field(ge=0, le=1000)] = 100
+    approved_revision: Annotated[
+        str | None, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    ] = None
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    INVALID = "Invalid"
+    DISABLED = "Disabled"
+    PROFILING = "Profiling"
+    DESIGNING = "Designing"
+    VERIFYING = "Verifying"
+    RECOMMENDED = "Recommended"
+    CANARY = "Canary"
+    ROLLING_OUT = "RollingOut"
+    ACTIVE = "Active"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+class ProfileSummary(ApiModel):
+    selected_pods: Annotated[int, Field(ge=0)] = 0
+    nodes: Annotated[int, Field(ge=0)] = 0
+    metrics: SchedulingMetrics | None = None
+
+
+class ChosenRevision(ApiModel):
+    name: Annotated[str, Field(max_length=253)]
+    template: Annotated[str | None, Field(max_length=253)] = None
+    rationale: Annotated[str, Field(max_length=8192)] = ""
+
+
+class NodeCounts(ApiModel):
+    targeted: Annotated[int, Field(ge=0)] = 0
+    canary: Annotated[int, Field(ge=0)] = 0
+    active: Annotated[int, Field(ge=0)] = 0
+    failed: Annotated[int, Field(ge=0)] = 0
+
+
+class DesignCost(ApiModel):
+    calls: Annotated[int, Field(ge=0)] = 0
+    input_tokens: Annotated[int, Field(ge=0)] = 0
+    output_tokens: Annotated[int, Field(ge=0)] = 0
+    usd: Annotated[str, Field(pattern=DECIMAL_USD)] = "0"
+
+
+class SchedulerPolicyStatus(ApiModel):
+    phase: Phase | None = None
+    observed_generation: Annotated[int | None, Field(ge=0)] = None
+    conditions: Conditions = []
+    profile: ProfileSummary | None = None
+    revision: ChosenRevision | None = None
+    nodes: NodeCounts | None = None
+    cost: DesignCost | None = None
+    metrics_before: SchedulingMetrics | None = None
+    metrics_after: SchedulingMetrics | None = None

@@ -1,0 +1,90 @@
+"""SchedulerRevision: one concrete, immutable scheduler artifact (cluster-scoped).
+
+Cluster-scoped rather than namespaced (a refinement of DESIGN.md): a revision is loaded
+into node kernels, which are cluster-level, it is content-addressed so two policies that
+arrive at the same template and tunables share it, and node agents read revisions
+cluster-wide anyway. The owning policy is recorded in `spec.policyRef`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+from schedcp.api.v1alpha1.base import (
+    DECIMAL_USD,
+    SHA256_HEX,
+    ApiModel,
+    Conditions,
+    ObjectReference,
+    SchedulingMetrics,
+    cel,
+    k8s_extensions,
+)
+from schedcp.api.v1alpha1.policy import DesignerKind
+from schedcp.api.v1alpha1.template import TemplateSource
+
+VERIFIER_LOG_MAX_LENGTH = 16_384
+
+
+class Provenance(ApiModel):
+    designer: DesignerKind
+    model: Annotated[str | None, Field(max_length=100)] = None
+    prompt_sha256: Annotated[str | None, Field(pattern=SHA256_HEX)] = None
+    calls: Annotated[int, Field(ge=0)] = 0
+    input_tokens: Annotated[int, Field(ge=0)] = 0
+    output_tokens: Annotated[int, Field(ge=0)] = 0
+    cost_usd: Annotated[str, Field(pattern=DECIMAL_USD)] = "0"
+    rationale: Annotated[str, Field(max_length=8192)] = ""
+
+
+class SchedulerRevisionSpec(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra=k8s_extensions(
+            validations=[cel("self == oldSelf", "a SchedulerRevision's spec is immutable")]
+        )
+    )
+
+    policy_ref: ObjectReference | None = None
+    template: Annotated[str | None, Field(max_length=253)] = None
+    source: TemplateSource
+    tunables: Annotated[dict[str, int], Field(max_length=32)] = {}
+    provenance: Provenance
+
+
+class StageName(StrEnum):
+    STATIC = "static"
+    KERNEL_VERIFIER = "kernelVerifier"
+    DYNAMIC = "dynamic"
+
+
+class StageResult(StrEnum):
+    PASSED = "Passed"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+
+
+class VerificationStage(ApiModel):
+    name: StageName
+    result: StageResult
+    duration_seconds: Annotated[float, Field(ge=0)] = 0.0
+    message: Annotated[str, Field(max_length=4096)] = ""
+    log: Annotated[str, Field(max_length=VERIFIER_LOG_MAX_LENGTH)] = ""
+
+
+class VerificationReport(ApiModel):
+    passed: bool
+    kernel_release: Annotated[str | None, Field(max_length=128)] = None
+    object_sha256: Annotated[str | None, Field(pattern=SHA256_HEX)] = None
+    stages: Annotated[list[VerificationStage], Field(max_length=3)] = []
+    baseline: SchedulingMetrics | None = None
+    candidate: SchedulingMetrics | None = None
+
+
+class SchedulerRevisionStatus(ApiModel):
+    conditions: Conditions = []
+    verification: VerificationReport | None = None
+
+
