@@ -15,6 +15,8 @@ from schedcp_operator import peering, policy_handlers  # noqa: F401  (registers 
 FINALIZER = "schedcp.io/finalizer"
 ANNOTATION_PREFIX = "schedcp.io"
 
+log = logging.getLogger("schedcp.operator")
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="schedcp-operator", description=__doc__)
@@ -64,15 +66,28 @@ def main(argv: list[str] | None = None) -> int:
     priority = args.priority if args.priority is not None else peering.random_priority()
     if not args.standalone:
         peering.ensure_peering_object(_load_kube_config(), args.peering)
-    logging.getLogger(__name__).info("starting (priority %d, peering %s)", priority, args.peering)
-    asyncio.run(
-        kopf.operator(
+    log.info("starting (priority %d, peering %s)", priority, "off" if args.standalone else args.peering)
+    asyncio.run(_operate(args, priority))
+    return 0
+
+
+async def _operate(args: argparse.Namespace, priority: int) -> None:
+    ready = asyncio.Event()
+
+    async def announce_readiness() -> None:
+        await ready.wait()
+        log.info("operator is ready")
+
+    announcer = asyncio.create_task(announce_readiness())
+    try:
+        await kopf.operator(
             standalone=args.standalone,
             priority=priority,
             peering_name=args.peering,
             liveness_endpoint=args.liveness,
             clusterwide=not args.namespace,
             namespaces=args.namespace,
+            ready_flag=ready,
         )
-    )
-    return 0
+    finally:
+        announcer.cancel()
