@@ -83,7 +83,8 @@ async def _operate(args: argparse.Namespace, priority: int) -> None:
         await kopf.operator(
             standalone=args.standalone,
             priority=priority,
-            peering_name=args.peering,
+            # A peering name makes peering mandatory in kopf, which would pause a standalone run.
+            peering_name=None if args.standalone else args.peering,
             liveness_endpoint=args.liveness,
             clusterwide=not args.namespace,
             namespaces=args.namespace,

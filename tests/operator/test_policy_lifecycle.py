@@ -77,7 +77,7 @@ def test_kubectl_get_shows_phase_and_ready_condition_set_by_the_operator(
             "spec.podSelector.matchExpressions[0]",
         ),
         ({"podSelector": {"matchLabels": {"bad key!": "web"}}}, "spec.podSelector.matchLabels"),
-        ({"approvedRevision": "rev-1"}, "spec.approvedRevision"),
+        ({"approvedRevision": "rev-1", "mode": "Auto"}, "spec.approvedRevision"),
     ],
 )
 def test_schema_violations_are_refused_with_the_field_named(
@@ -171,10 +171,10 @@ def peer_priorities(kube_cluster) -> set[int]:
 def test_two_replicas_never_both_act_and_the_survivor_takes_over(
     kube_cluster, namespace, start_operator, tmp_path
 ) -> None:
-    leader = start_operator("--priority", "200", name="leader")
+    leader = start_operator("--priority", "200", "--verbose", name="leader")
     wait_until(lambda: 200 in peer_priorities(kube_cluster), 60, "leader in the peering object", leader)
-    follower = start_operator("--priority", "100", name="follower")
-    follower.wait_for_message("Pausing operations in favour of")
+    follower = start_operator("--priority", "100", "--verbose", name="follower")
+    follower.wait_for_message("Pausing the watch-stream for schedulerpolicies")
     apply(kube_cluster, namespace, example("first"), tmp_path)
     settled(kube_cluster, namespace, "first", leader)
     assert not any("reconciling" in m for m in follower.messages())
