@@ -17,11 +17,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from schedcp_cli.devcluster.paths import KUBERNETES_VERSION, cache_root
+from schedcp.cache import cache_root
+from schedcp_cli.devcluster.paths import KUBERNETES_VERSION
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("kube-apiserver", "kubectl")
+COMMANDS = ("kube-apiserver", "kubectl", "kube-controller-manager")
 _STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", re.MULTILINE)
 
 
@@ -81,9 +82,10 @@ def _version_ldflags(version: str) -> str:
 
 
 def ensure_kubernetes_binaries(version: str = KUBERNETES_VERSION) -> Path:
-    """Return the directory holding kube-apiserver and kubectl, building them once."""
+    """Return the directory holding the COMMANDS binaries, building the missing ones once."""
     target = bin_dir(version)
-    if all((target / cmd).is_file() for cmd in COMMANDS):
+    missing = [cmd for cmd in COMMANDS if not (target / cmd).is_file()]
+    if not missing:
         return target
     env = _go_env()
     with tempfile.TemporaryDirectory(prefix="schedcp-kubebuild-") as tmp:
@@ -92,14 +94,16 @@ def ensure_kubernetes_binaries(version: str = KUBERNETES_VERSION) -> Path:
         upstream = Path(info["GoMod"]).read_text()
         go_line = re.search(r"^go\s+(\S+)", upstream, re.MULTILINE)
         (work / "go.mod").write_text(consumer_gomod(version, upstream, go_line.group(1) if go_line else "1.24"))
-        log.info("building %s %s from the Go module proxy (cold: several minutes)", ", ".join(COMMANDS), version)
+        log.info("building %s %s from the Go module proxy (cold: minutes)", ", ".join(missing), version)
         _go(["mod", "download", "k8s.io/kubernetes"], work, env)
         staging = target.parent / "bin.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        packages = [f"k8s.io/kubernetes/cmd/{cmd}" for cmd in COMMANDS]
+        packages = [f"k8s.io/kubernetes/cmd/{cmd}" for cmd in missing]
         _go(["build", "-trimpath", "-ldflags", _version_ldflags(version), "-o", str(staging) + "/", *packages], work, env)
-    # Rename last so an interrupted build never looks like a finished cache entry.
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    # Move each binary in only when complete, so an interrupted build is never a cache hit.
+    target.mkdir(parents=True, exist_ok=True)
+    for built in staging.iterdir():
+        built.rename(target / built.name)
+    staging.rmdir()
     return target

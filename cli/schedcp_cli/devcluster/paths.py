@@ -1,8 +1,7 @@
-"""Where the dev cluster keeps its cached binaries and per-cluster state.
+"""Where the dev cluster keeps its per-cluster state; binaries go to the shared cache.
 
-Binaries are cached per version under the user's cache dir so a second setup takes
-seconds; cluster state (certificates, etcd data, logs) lives in a state dir that the
-caller chooses, so tests can run a throwaway cluster next to a long-lived demo one.
+Cluster state (certificates, etcd data, logs) lives in a state dir that the caller
+chooses, so tests can run a throwaway cluster next to a long-lived demo one.
 """
 
 from __future__ import annotations
@@ -11,14 +10,7 @@ import os
 from pathlib import Path
 
 KUBERNETES_VERSION = "v1.36.3"
-
-
-def cache_root() -> Path:
-    override = os.environ.get("SCHEDCP_CACHE_DIR")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "schedcp"
+ETCD_SUITE = "trixie"
 
 
 def default_state_dir() -> Path:

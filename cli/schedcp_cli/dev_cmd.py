@@ -1,0 +1,75 @@
+"""`schedcp dev cluster up|down|env|status`: the local control plane for the demo and for hacking."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from schedcp_cli.devcluster.cluster import INFO_FILE, DevCluster
+from schedcp_cli.devcluster.paths import default_state_dir
+
+
+def _attach(args: argparse.Namespace) -> DevCluster | None:
+    if not (args.state_dir / INFO_FILE).exists():
+        print(f"no dev cluster in {args.state_dir}")
+        return None
+    return DevCluster.attach(args.state_dir)
+
+
+def _up(args: argparse.Namespace) -> int:
+    existing = _attach(args) if (args.state_dir / INFO_FILE).exists() else None
+    if existing and all(existing.running().values()):
+        print(f"already running: {existing.info.server if existing.info else ''}")
+        return 0
+    if existing:
+        existing.stop()
+    started = time.monotonic()
+    info = DevCluster(args.state_dir, detached=True).start()
+    print(f"control plane ready at {info.server} in {time.monotonic() - started:.1f}s")
+    print(f"export KUBECONFIG={info.kubeconfig}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    cluster = _attach(args)
+    if cluster:
+        cluster.stop()
+        (args.state_dir / INFO_FILE).unlink()
+        print("stopped")
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    cluster = _attach(args)
+    if not cluster:
+        return 1
+    print(f"export KUBECONFIG={cluster.kubeconfig}")
+    print(f'export PATH="{cluster.info.kubectl.parent if cluster.info else ""}:$PATH"')
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    cluster = _attach(args)
+    if not cluster:
+        return 1
+    running = cluster.running()
+    print(json.dumps({"server": cluster.info.server if cluster.info else None, "running": running}, indent=2))
+    return 0 if all(running.values()) else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    dev = subparsers.add_parser("dev", help="local development helpers")
+    dev_actions = dev.add_subparsers(dest="dev_command", required=True)
+    cluster = dev_actions.add_parser("cluster", help="etcd + kube-apiserver + kube-controller-manager on 127.0.0.1")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", type=Path, default=default_state_dir())
+    actions = cluster.add_subparsers(dest="action", required=True)
+    for name, func, text in (
+        ("up", _up, "start (builds Kubernetes into the cache on first use)"),
+        ("down", _down, "stop every process of the cluster"),
+        ("env", _env, "print shell exports for kubectl"),
+        ("status", _status, "show whether the processes run"),
+    ):
+        actions.add_parser(name, help=text, parents=[common]).set_defaults(func=func)

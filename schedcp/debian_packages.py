@@ -1,0 +1,123 @@
+"""Fetch packages from Debian suites newer than the host's, without installing them.
+
+The host stays bookworm: packages from trixie, trixie-backports or sid are resolved with a
+private sources list and lists dir, downloaded with `apt-get download` and unpacked with
+`dpkg-deb -x` into a cache keyed by suite, package and version. Nothing touches /var/lib/dpkg.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from schedcp.cache import cache_root
+
+log = logging.getLogger(__name__)
+
+MIRROR = "http://deb.debian.org/debian"
+LISTS_MAX_AGE_SECONDS = 24 * 3600
+
+
+class DebianSuite:
+    """One suite (e.g. "trixie", "trixie-backports", "sid") with its own apt state."""
+
+    def __init__(self, suite: str, root: Path | None = None) -> None:
+        self.suite = suite
+        self.root = (root or cache_root() / "debian") / suite
+        self.sources = self.root / "sources.list"
+        self.lists = self.root / "lists"
+        self.archives = self.root / "archives"
+
+    def _apt(self, *args: str, cwd: Path | None = None) -> str:
+        options = [
+            f"-oDir::Etc::SourceList={self.sources}",
+            "-oDir::Etc::SourceParts=/dev/null",
+            f"-oDir::State::Lists={self.lists}",
+            f"-oDir::Cache={self.root / 'apt-cache'}",
+            "-oAPT::Sandbox::User=root",
+            "-oAcquire::Languages=none",
+        ]
+        result = subprocess.run(
+            ["apt-get", "-q", *options, *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"apt-get {' '.join(args)} ({self.suite}) failed: {result.stderr.strip()[-2000:]}")
+        return result.stdout
+
+    def update(self, force: bool = False) -> None:
+        stamp = self.lists / ".updated"
+        if not force and stamp.exists() and time.time() - stamp.stat().st_mtime < LISTS_MAX_AGE_SECONDS:
+            return
+        for directory in (self.lists / "partial", self.root / "apt-cache" / "archives" / "partial"):
+            directory.mkdir(parents=True, exist_ok=True)
+        self.sources.write_text(f"deb {MIRROR} {self.suite} main\n")
+        self._apt("update")
+        stamp.touch()
+
+    def candidate_version(self, package: str) -> str:
+        """The version `apt-get download` would fetch, from the suite's package index."""
+        self.update()
+        out = self._apt_cache_show(package)
+        return fields(out)["Version"]
+
+    def depends(self, package: str) -> list[str]:
+        self.update()
+        out = self._apt_cache_show(package)
+        raw = fields(out).get("Depends", "")
+        return [alternative.split("|")[0].split("(")[0].strip() for alternative in raw.split(",") if alternative.strip()]
+
+    def _apt_cache_show(self, package: str) -> str:
+        return subprocess.run(
+            [
+                "apt-cache",
+                f"-oDir::Etc::SourceList={self.sources}",
+                "-oDir::Etc::SourceParts=/dev/null",
+                f"-oDir::State::Lists={self.lists}",
+                f"-oDir::Cache={self.root / 'apt-cache'}",
+                "show",
+                "--no-all-versions",
+                package,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def extract(self, package: str) -> Path:
+        """Download and unpack `package`; return the directory it was unpacked into."""
+        version = self.candidate_version(package)
+        target = self.root / "extracted" / f"{package}_{version.replace(':', '%')}"
+        if (target / ".complete").exists():
+            return target
+        self.archives.mkdir(parents=True, exist_ok=True)
+        self._apt("download", package, cwd=self.archives)
+        debs = sorted(self.archives.glob(f"{package}_*.deb"), key=lambda p: p.stat().st_mtime)
+        partial = target.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(partial)], check=True)
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+        (target / ".complete").touch()
+        log.info("unpacked %s %s from %s", package, version, self.suite)
+        return target
+
+
+def fields(control: str) -> dict[str, str]:
+    """Parse the first stanza of Debian control-file text into its fields."""
+    parsed: dict[str, str] = {}
+    key = None
+    for line in control.splitlines():
+        if not line.strip():
+            if parsed:
+                break
+            continue
+        if line[0].isspace() and key:
+            parsed[key] += "\n" + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            parsed[key] = value.strip()
+    return parsed
