@@ -11,6 +11,7 @@ import sys
 COMMAND_MODULES = (
     "schedcp_cli.crds_cmd",
     "schedcp_cli.dev_cmd",
+    "schedcp_cli.demo",
 )
 
 

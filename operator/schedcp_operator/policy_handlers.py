@@ -32,10 +32,11 @@ def _announce(body: kopf.Body, previous: SchedulerPolicyStatus, found: Verdict) 
     before = find_condition(previous.conditions, ACCEPTED)
     if before is not None and (before.status, before.reason, before.message) == (status, reason, message):
         return
+    # kopf.event, not kopf.info: posting.level (WARNING) would drop our Normal events.
     if status == ConditionStatus.TRUE:
-        kopf.info(body, reason="Accepted", message=f"policy accepted; phase {found.phase}")
+        kopf.event(body, type="Normal", reason="Accepted", message=f"policy accepted; phase {found.phase}")
     else:
-        kopf.warn(body, reason=reason, message=message)
+        kopf.event(body, type="Warning", reason=reason, message=message)
 
 
 @kopf.on.resume(*RESOURCE)
@@ -65,4 +66,4 @@ def release(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
     # No node carries anything of this policy before rollout exists; once it does, the
     # nodes are reverted here, before kopf removes the finalizer.
     logger.info("policy deleted; releasing")
-    kopf.info(body, reason="Released", message="policy deleted; finalizer removed")
+    kopf.event(body, type="Normal", reason="Released", message="policy deleted; finalizer removed")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from schedcp_cli.components import wait_until
 from schedcp_cli.devcluster import processes
 from schedcp_cli.devcluster.cluster import INFO_FILE, ClusterInfo
 
@@ -43,12 +44,11 @@ def test_rbac_refuses_an_unprivileged_user(kube_cluster) -> None:
 
 
 def test_controller_manager_gives_a_new_namespace_its_default_service_account(kube_cluster, namespace) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if kube_cluster.kubectl("get", "serviceaccount", "default", "-n", namespace, check=False).returncode == 0:
-            return
-        time.sleep(0.5)
-    pytest.fail("no default ServiceAccount after 60s")
+    wait_until(
+        lambda: kube_cluster.kubectl("get", "serviceaccount", "default", "-n", namespace, check=False).returncode == 0,
+        60,
+        "the default ServiceAccount",
+    )
 
 
 def _schedcp(*args: str) -> subprocess.CompletedProcess[str]:

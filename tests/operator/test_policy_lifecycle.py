@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.operator.conftest import REPO, wait_until
+from schedcp_cli.components import wait_until
+from tests.operator.conftest import REPO
 
 pytestmark = pytest.mark.cluster
 
@@ -38,6 +39,13 @@ def conditions(body: dict) -> dict[str, dict]:
     return {c["type"]: c for c in body.get("status", {}).get("conditions", [])}
 
 
+def events(kube_cluster, namespace: str, name: str, reason: str) -> list[dict]:
+    listed = kube_cluster.kubectl(
+        "get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}", "-o", "json"
+    )
+    return [e for e in json.loads(listed.stdout)["items"] if e["reason"] == reason]
+
+
 def settled(kube_cluster, namespace: str, name: str, operator) -> dict:
     """Wait until the operator has assessed the current generation, and return the object."""
 
@@ -47,7 +55,7 @@ def settled(kube_cluster, namespace: str, name: str, operator) -> dict:
         done = body and status.get("observedGeneration") == body["metadata"]["generation"]
         return body if done and "Ready" in conditions(body) else None
 
-    return wait_until(assessed, 60, f"policy {name} assessed", operator)
+    return wait_until(assessed, 60, f"policy {name} assessed", operator.recent)
 
 
 def test_kubectl_get_shows_phase_and_ready_condition_set_by_the_operator(
@@ -62,6 +70,8 @@ def test_kubectl_get_shows_phase_and_ready_condition_set_by_the_operator(
     header, row = table.splitlines()[:2]
     assert header.split()[:5] == ["NAME", "MODE", "PHASE", "READY", "REASON"]
     assert row.split()[:5] == ["latency-web", "Recommend", "Pending", "False", "AwaitingProfiles"]
+    accepted = wait_until(lambda: events(kube_cluster, namespace, "latency-web", "Accepted"), 30, "event", operator.recent)
+    assert accepted[0]["type"] == "Normal"
 
 
 @pytest.mark.parametrize(
@@ -103,13 +113,9 @@ def test_meaningless_spec_gets_a_false_condition_and_an_event_and_the_operator_g
     assert (accepted["status"], accepted["reason"]) == ("False", "UnsatisfiableSelector")
     assert "app" in accepted["message"]
 
-    def warning_event():
-        events = kube_cluster.kubectl(
-            "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=nothing", "-o", "json"
-        )
-        return [e for e in json.loads(events.stdout)["items"] if e["reason"] == "UnsatisfiableSelector"]
-
-    event = wait_until(warning_event, 30, "UnsatisfiableSelector event", operator)[0]
+    event = wait_until(
+        lambda: events(kube_cluster, namespace, "nothing", "UnsatisfiableSelector"), 30, "event", operator.recent
+    )[0]
     assert event["type"] == "Warning"
     apply(kube_cluster, namespace, example("fine"), tmp_path)
     assert settled(kube_cluster, namespace, "fine", operator)["status"]["phase"] == "Pending"
@@ -159,7 +165,7 @@ def test_deleting_a_policy_removes_the_finalizer_and_the_object(
     body = settled(kube_cluster, namespace, "latency-web", operator)
     assert "schedcp.io/finalizer" in body["metadata"]["finalizers"]
     kube_cluster.kubectl("delete", "schedulerpolicy", "latency-web", "-n", namespace, "--wait=false")
-    wait_until(lambda: not policy(kube_cluster, namespace, "latency-web"), 60, "policy gone", operator)
+    wait_until(lambda: not policy(kube_cluster, namespace, "latency-web"), 60, "policy gone", operator.recent)
 
 
 def peer_priorities(kube_cluster) -> set[int]:
@@ -172,7 +178,7 @@ def test_two_replicas_never_both_act_and_the_survivor_takes_over(
     kube_cluster, namespace, start_operator, tmp_path
 ) -> None:
     leader = start_operator("--priority", "200", "--verbose", name="leader")
-    wait_until(lambda: 200 in peer_priorities(kube_cluster), 60, "leader in the peering object", leader)
+    wait_until(lambda: 200 in peer_priorities(kube_cluster), 60, "leader in the peering object", leader.recent)
     follower = start_operator("--priority", "100", "--verbose", name="follower")
     follower.wait_for_message("Pausing the watch-stream for schedulerpolicies")
     apply(kube_cluster, namespace, example("first"), tmp_path)
@@ -195,4 +201,4 @@ def test_liveness_endpoint_answers(start_operator) -> None:
         except OSError:
             return False
 
-    wait_until(healthy, 30, "liveness endpoint", operator)
+    wait_until(healthy, 30, "liveness endpoint", operator.recent)
