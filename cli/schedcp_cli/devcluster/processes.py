@@ -7,21 +7,13 @@ and a pidfile so that `down` finds it. Either way, stopping is SIGTERM, then SIG
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    os.setpgrp()
-
+from schedcp.lifetime import die_with_parent
 
 def spawn(args: list[str], log: Path, *, detached: bool, env: dict[str, str] | None = None) -> int:
     with log.open("ab") as sink:
@@ -32,7 +24,7 @@ def spawn(args: list[str], log: Path, *, detached: bool, env: dict[str, str] | N
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=detached,
-            preexec_fn=None if detached else _die_with_parent,
+            preexec_fn=None if detached else die_with_parent,
         )
     return process.pid
 
