@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test crds clean
+.PHONY: setup prepare demo test crds clean
 
 setup: $(VENV)/.installed
 
@@ -15,10 +15,13 @@ $(VENV)/.installed: pyproject.toml hack/apt-packages.txt hack/setup-host.sh
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-demo: setup
+prepare: setup
+	$(VENV)/bin/schedcp dev prepare
+
+demo: prepare
 	$(VENV)/bin/schedcp demo
 
-test: setup
+test: prepare
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 crds: setup

@@ -7,7 +7,11 @@ import json
 import time
 from pathlib import Path
 
+from schedcp.provisioning.guest import base_initramfs
+from schedcp.provisioning.kernel import provision_kernel
 from schedcp_cli.devcluster.cluster import INFO_FILE, DevCluster
+from schedcp_cli.devcluster.etcd import ensure_etcd
+from schedcp_cli.devcluster.kubebuild import ensure_kubernetes_binaries
 from schedcp_cli.devcluster.paths import default_state_dir
 
 
@@ -59,9 +63,27 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if all(running.values()) else 1
 
 
+def _prepare(_: argparse.Namespace) -> int:
+    """Build or fetch into the cache everything the demo and the tests run, each step timed."""
+    steps = (
+        ("kubernetes binaries", ensure_kubernetes_binaries),
+        ("etcd", ensure_etcd),
+        ("sched_ext kernel", provision_kernel),
+        ("guest userland", base_initramfs),
+    )
+    for name, step in steps:
+        started = time.monotonic()
+        result = step()
+        print(f"prepared {name} in {time.monotonic() - started:.1f}s: {getattr(result, 'release', result)}", flush=True)
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     dev = subparsers.add_parser("dev", help="local development helpers")
     dev_actions = dev.add_subparsers(dest="dev_command", required=True)
+    dev_actions.add_parser("prepare", help="build and cache Kubernetes, etcd, the kernel, the guest").set_defaults(
+        func=_prepare
+    )
     cluster = dev_actions.add_parser("cluster", help="etcd + kube-apiserver + kube-controller-manager on 127.0.0.1")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--state-dir", type=Path, default=default_state_dir())
