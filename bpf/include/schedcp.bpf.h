@@ -24,6 +24,7 @@ s32 scx_bpf_dsq_nr_queued(u64 dsq_id) SCHEDCP_KFUNC;
 struct cgroup *scx_bpf_task_cgroup(struct task_struct *p) SCHEDCP_KFUNC;
 void bpf_cgroup_release(struct cgroup *cgrp) SCHEDCP_KFUNC;
 u64 scx_bpf_now(void) SCHEDCP_KFUNC;
+s32 scx_bpf_task_cpu(const struct task_struct *p) SCHEDCP_KFUNC;
 
 /* 6.13+ names */
 void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) SCHEDCP_KFUNC;
