@@ -19,7 +19,6 @@ from schedcp.api.v1alpha1.base import (
     ApiModel,
     Conditions,
     ObjectReference,
-    SchedulingMetrics,
     cel,
     k8s_extensions,
 )
@@ -74,13 +73,28 @@ class VerificationStage(ApiModel):
     log: Annotated[str, Field(max_length=VERIFIER_LOG_MAX_LENGTH)] = ""
 
 
+class Better(StrEnum):
+    LOWER = "lower"
+    HIGHER = "higher"
+
+
+class WorkloadComparison(ApiModel):
+    """One workload measure under the default scheduler and under the candidate, same boot."""
+
+    workload: Annotated[str, Field(max_length=63)]
+    metric: Annotated[str, Field(max_length=63)]
+    better: Better
+    baseline: float | None = None
+    candidate: float | None = None
+
+
 class VerificationReport(ApiModel):
     passed: bool
     kernel_release: Annotated[str | None, Field(max_length=128)] = None
     object_sha256: Annotated[str | None, Field(pattern=SHA256_HEX)] = None
     stages: Annotated[list[VerificationStage], Field(max_length=3)] = []
-    baseline: SchedulingMetrics | None = None
-    candidate: SchedulingMetrics | None = None
+    ops_name: Annotated[str | None, Field(max_length=128)] = None
+    workloads: Annotated[list[WorkloadComparison], Field(max_length=16)] = []
 
 
 class SchedulerRevisionStatus(ApiModel):

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from schedcp.api.v1alpha1.base import (
     SHA256_HEX,
@@ -53,6 +53,17 @@ class Tunable(ApiModel):
     minimum: int
     maximum: int
     description: Annotated[str, Field(max_length=1024)] = ""
+
+    @model_validator(mode="after")
+    def _default_within_range(self) -> Tunable:
+        # The same rules as the CEL above, for metadata read outside the API server.
+        if not self.minimum <= self.default <= self.maximum:
+            raise ValueError(f"tunable {self.name}: default {self.default} outside [{self.minimum}, {self.maximum}]")
+        return self
+
+    def check(self, value: int) -> None:
+        if not self.minimum <= value <= self.maximum:
+            raise ValueError(f"tunable {self.name}={value} outside [{self.minimum}, {self.maximum}]")
 
 
 class Readiness(StrEnum):

@@ -1,0 +1,159 @@
+"""Stages 2 and 3 in one boot: the kernel verifier (load) and the dynamic run.
+
+The workload suite runs first under the kernel's default scheduler (EEVDF), then under
+each candidate in turn, so every comparison is made in the same boot on the same
+virtual hardware. A candidate that the kernel rejects, or that the watchdog ejects,
+leaves the VM on the fair scheduler and the next candidate starts clean.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from schedcp.api.v1alpha1.revision import Better, StageName, StageResult, VerificationStage, WorkloadComparison
+from schedcp.building import workload_binaries
+from schedcp.microvm.runner import VmResult, run_script
+from schedcp.provisioning.kernel import KernelArtifacts
+
+GUEST_SCRIPT = Path(__file__).with_name("guest.sh")
+# Sized for TCG on 2 vCPUs: long enough to load every CPU, short enough for CI.
+SUITE = {
+    "wakeup_latency": "bin/wakeup_latency 1200 2 4 2000",
+    "cpu_batch": "bin/cpu_batch 800 4",
+    "longtail": "bin/longtail 12 10 2 120",
+}
+MID_SECONDS = 0.4
+WORKLOAD_TIMEOUT = 20
+# (workload, metric in its JSON, which direction is better)
+MEASURES = (
+    ("wakeup_latency", "p50_us", Better.LOWER),
+    ("wakeup_latency", "p99_us", Better.LOWER),
+    ("wakeup_latency", "hog_units_per_s", Better.HIGHER),
+    ("cpu_batch", "units_per_s", Better.HIGHER),
+    ("longtail", "makespan_ms", Better.LOWER),
+    ("longtail", "mean_completion_ms", Better.LOWER),
+)
+LOAD_LOG = re.compile(r"-- BEGIN PROG LOAD LOG --\n(?P<log>.*?)-- END PROG LOAD LOG --", re.S)
+EJECTION = re.compile(r"sched_ext: BPF scheduler \"?'?(?P<name>[^\"']+)\"?'? disabled \((?P<reason>[^)]*)\)(?P<rest>.*)", re.S)
+
+
+@dataclass(frozen=True)
+class LoadableCandidate:
+    obj: Path
+    ops_name: str
+
+
+@dataclass
+class ExecutionOutcome:
+    kernel_stage: VerificationStage
+    dynamic_stage: VerificationStage
+    workloads: list[WorkloadComparison]
+
+
+def _params() -> str:
+    lines = [f"WORKLOADS='{' '.join(SUITE)}'", f"MID_SECONDS={MID_SECONDS}", f"WORKLOAD_TIMEOUT={WORKLOAD_TIMEOUT}"]
+    lines += [f"CMD_{name}='{command}'" for name, command in SUITE.items()]
+    return "\n".join(lines) + "\n"
+
+
+def boot_and_run(candidates: list[LoadableCandidate], kernel: KernelArtifacts | None = None) -> VmResult:
+    with tempfile.TemporaryDirectory(prefix="schedcp-verify-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "params.sh").write_text(_params())
+        (workdir / "candidates.txt").write_text("".join(f"{i} {c.ops_name}\n" for i, c in enumerate(candidates)))
+        files = {"params.sh": workdir / "params.sh", "candidates.txt": workdir / "candidates.txt"}
+        files |= {f"bin/{name}": path for name, path in workload_binaries().items()}
+        files |= {f"obj/c{i}.bpf.o": c.obj for i, c in enumerate(candidates)}
+        # Budget: the baseline suite, each candidate's suite, and a full watchdog timeout.
+        timeout = 60 + 45 * len(candidates)
+        return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, kernel=kernel)
+
+
+def decisive_verifier_lines(log: str, keep: int = 12) -> str:
+    """The end of the kernel verifier's log (where it says why), else the end of bpftool's output."""
+    match = LOAD_LOG.search(log)
+    lines = (match.group("log") if match else log).strip().splitlines()
+    failures = [line for line in log.splitlines() if "failed to load" in line or "Error:" in line]
+    return "\n".join(lines[-keep:] + failures[-3:])
+
+
+def _result_of(reports: list[dict[str, Any]], label: str, workload: str) -> dict[str, Any]:
+    for report in reports:
+        if report.get("event") == "workload" and report.get("label") == label and report.get("name") == workload:
+            return report
+    return {}
+
+
+def compare(reports: list[dict[str, Any]], label: str) -> list[WorkloadComparison]:
+    comparisons = []
+    for workload, metric, better in MEASURES:
+        base = _result_of(reports, "baseline", workload).get("result", {}).get(metric)
+        cand = _result_of(reports, label, workload).get("result", {}).get(metric)
+        comparisons.append(WorkloadComparison(workload=workload, metric=metric, better=better, baseline=base, candidate=cand))
+    return comparisons
+
+
+def _kernel_stage(load: dict[str, Any]) -> VerificationStage:
+    if not load:
+        return VerificationStage(name=StageName.KERNEL_VERIFIER, result=StageResult.FAILED, message="the VM never tried to load it")
+    if load.get("rc") != 0:
+        return VerificationStage(
+            name=StageName.KERNEL_VERIFIER,
+            result=StageResult.FAILED,
+            message="the kernel refused to load the scheduler",
+            log=decisive_verifier_lines(load.get("log", ""))[-16000:],
+        )
+    return VerificationStage(
+        name=StageName.KERNEL_VERIFIER, result=StageResult.PASSED, message=f"loaded; sched_ext {load.get('state')}, ops {load.get('ops')}"
+    )
+
+
+def _dynamic_problems(reports: list[dict[str, Any]], index: int, candidate: LoadableCandidate) -> list[str]:
+    label = f"c{index}"
+    problems = []
+    for workload in SUITE:
+        run = _result_of(reports, label, workload)
+        if not run:
+            problems.append(f"{workload}: no result")
+        elif run.get("ops") != candidate.ops_name or run.get("state") != "enabled":
+            problems.append(f"{workload}: ran under ops '{run.get('ops')}' (state {run.get('state')}), not {candidate.ops_name}")
+        elif run.get("rc") != 0 or not run.get("result"):
+            problems.append(f"{workload}: exited {run.get('rc')} without a result (stall or timeout)")
+    after = next((r for r in reports if r.get("event") == "after" and r.get("candidate") == index), {})
+    if after.get("state") != "enabled":
+        problems.append(f"scheduler no longer attached after the suite (state {after.get('state')})")
+    return problems
+
+
+def _dynamic_stage(reports: list[dict[str, Any]], index: int, candidate: LoadableCandidate) -> VerificationStage:
+    problems = _dynamic_problems(reports, index, candidate)
+    dmesg = next((r.get("log", "") for r in reports if r.get("event") == "dmesg" and r.get("candidate") == index), "")
+    ejection = EJECTION.search(dmesg)
+    if ejection and "unregistered from user space" not in ejection.group("reason"):
+        problems.insert(0, f"ejected by the kernel: {ejection.group('reason')}")
+    if problems:
+        return VerificationStage(
+            name=StageName.DYNAMIC, result=StageResult.FAILED, message="; ".join(problems)[:4000], log=dmesg[-16000:]
+        )
+    return VerificationStage(
+        name=StageName.DYNAMIC,
+        result=StageResult.PASSED,
+        message=f"every workload ran under {candidate.ops_name}; no ejection, stall or error exit",
+    )
+
+
+def outcomes(vm: VmResult, candidates: list[LoadableCandidate]) -> list[ExecutionOutcome]:
+    results = []
+    for index, candidate in enumerate(candidates):
+        load = next((r for r in vm.reports if r.get("event") == "load" and r.get("candidate") == index), {})
+        kernel = _kernel_stage(load)
+        if kernel.result != StageResult.PASSED:
+            dynamic = VerificationStage(name=StageName.DYNAMIC, result=StageResult.SKIPPED, message="not loaded")
+            results.append(ExecutionOutcome(kernel, dynamic, []))
+            continue
+        results.append(ExecutionOutcome(kernel, _dynamic_stage(vm.reports, index, candidate), compare(vm.reports, f"c{index}")))
+    return results

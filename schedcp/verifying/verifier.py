@@ -1,0 +1,114 @@
+"""The execution verifier's API: source (+ tunables) in, a VerificationReport out.
+
+Candidates that fail the static stage never boot anything; the others share one micro-VM
+boot, in which the workload suite also runs once under the default scheduler.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationReport, VerificationStage
+from schedcp.building import BuildFailed, BuiltObject, compile_scheduler
+from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
+from schedcp.verifying import static
+from schedcp.verifying.execution import LoadableCandidate, boot_and_run, outcomes
+
+OPS_NAME = re.compile(r'\.name\s*=\s*"([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Candidate:
+    label: str
+    source: str
+    tunables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ops_name(self) -> str | None:
+        match = OPS_NAME.search(self.source)
+        return match.group(1) if match else None
+
+
+@dataclass
+class _StaticResult:
+    stage: VerificationStage
+    built: BuiltObject | None
+
+
+def _static_stage(candidate: Candidate, kernel: KernelArtifacts, workdir: Path) -> _StaticResult:
+    started = time.monotonic()
+    problems = static.check_source(candidate.source).problems
+    built = None
+    log = ""
+    try:
+        built = compile_scheduler(candidate.source, candidate.tunables, kernel.vmlinux_h, workdir)
+        problems += static.check_object(built.path).problems
+    except BuildFailed as failure:
+        problems.insert(0, "does not compile with warnings as errors")
+        log = failure.log
+    result = StageResult.FAILED if problems else StageResult.PASSED
+    stage = VerificationStage(
+        name=StageName.STATIC,
+        result=result,
+        duration_seconds=round(time.monotonic() - started, 3),
+        message="; ".join(problems)[:4000] or "compiles; GPL; struct_ops only; no forbidden helpers; bounded maps",
+        log=log[-16000:],
+    )
+    return _StaticResult(stage, built if result == StageResult.PASSED else None)
+
+
+def _skipped(name: StageName, why: str) -> VerificationStage:
+    return VerificationStage(name=name, result=StageResult.SKIPPED, message=why)
+
+
+def verify_all(candidates: list[Candidate], *, dynamic: bool = True, kernel: KernelArtifacts | None = None) -> list[VerificationReport]:
+    kernel = kernel or provision_kernel()
+    with tempfile.TemporaryDirectory(prefix="schedcp-build-") as tmp:
+        statics = [_static_stage(c, kernel, Path(tmp) / str(i)) for i, c in enumerate(candidates)]
+        reports = [
+            VerificationReport(
+                passed=False,
+                kernel_release=kernel.release,
+                object_sha256=s.built.sha256 if s.built else None,
+                ops_name=c.ops_name,
+                stages=[s.stage, _skipped(StageName.KERNEL_VERIFIER, "static stage failed"), _skipped(StageName.DYNAMIC, "static stage failed")]
+                if not s.built
+                else [s.stage],
+            )
+            for c, s in zip(candidates, statics)
+        ]
+        loadable = [(i, LoadableCandidate(s.built.path, c.ops_name or "")) for i, (c, s) in enumerate(zip(candidates, statics)) if s.built]
+        if loadable and dynamic:
+            _run_in_vm(reports, loadable, kernel)
+        elif loadable:
+            for i, _ in loadable:
+                reports[i].stages += [_skipped(StageName.KERNEL_VERIFIER, "not requested"), _skipped(StageName.DYNAMIC, "not requested")]
+    for report in reports:
+        report.passed = all(stage.result == StageResult.PASSED for stage in report.stages)
+    return reports
+
+
+def _run_in_vm(reports: list[VerificationReport], loadable: list[tuple[int, LoadableCandidate]], kernel: KernelArtifacts) -> None:
+    vm = boot_and_run([c for _, c in loadable], kernel)
+    shared = f" (one {vm.accelerator.upper()} boot of {vm.seconds:.1f}s shared by {len(loadable)} candidates)"
+    if not vm.finished:
+        why = "the VM timed out" if vm.timed_out else "the VM ended early"
+        for i, _ in loadable:
+            reports[i].stages += [
+                VerificationStage(name=StageName.KERNEL_VERIFIER, result=StageResult.FAILED, message=why + shared, log=vm.console[-8000:]),
+                _skipped(StageName.DYNAMIC, why),
+            ]
+        return
+    for (i, _), outcome in zip(loadable, outcomes(vm, [c for _, c in loadable])):
+        outcome.dynamic_stage.duration_seconds = vm.seconds
+        outcome.dynamic_stage.message += shared
+        reports[i].stages += [outcome.kernel_stage, outcome.dynamic_stage]
+        reports[i].workloads = outcome.workloads
+
+
+def verify(source: str, tunables: dict[str, int] | None = None, *, dynamic: bool = True) -> VerificationReport:
+    return verify_all([Candidate("candidate", source, tunables or {})], dynamic=dynamic)[0]
