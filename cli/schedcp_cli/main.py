@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "schedcp_cli.crds_cmd",
     "schedcp_cli.dev_cmd",
     "schedcp_cli.demo",
+    "schedcp_cli.verify_cmd",
 )
 
 

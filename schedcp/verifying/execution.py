@@ -38,6 +38,7 @@ MEASURES = (
     ("longtail", "mean_completion_ms", Better.LOWER),
 )
 LOAD_LOG = re.compile(r"-- BEGIN PROG LOAD LOG --\n(?P<log>.*?)-- END PROG LOAD LOG --", re.S)
+DECISIVE = re.compile(r"error:|invalid|not allowed|unknown func|unreleased reference|R\d+ (?:!read_ok|type=)")
 EJECTION = re.compile(r"sched_ext: BPF scheduler \"?'?(?P<name>[^\"']+)\"?'? disabled \((?P<reason>[^)]*)\)(?P<rest>.*)", re.S)
 
 
@@ -73,12 +74,16 @@ def boot_and_run(candidates: list[LoadableCandidate], kernel: KernelArtifacts | 
         return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, kernel=kernel)
 
 
-def decisive_verifier_lines(log: str, keep: int = 12) -> str:
-    """The end of the kernel verifier's log (where it says why), else the end of bpftool's output."""
+def decisive_verifier_lines(log: str, head: int = 15, tail: int = 3) -> str:
+    """Why the kernel refused: 7.x states it at the top of its log, 6.x in its last lines.
+
+    Keeps the log's opening lines, every line naming an error, and its closing summary.
+    """
     match = LOAD_LOG.search(log)
     lines = (match.group("log") if match else log).strip().splitlines()
-    failures = [line for line in log.splitlines() if "failed to load" in line or "Error:" in line]
-    return "\n".join(lines[-keep:] + failures[-3:])
+    flagged = [line for line in lines if DECISIVE.search(line)]
+    failures = [line for line in log.splitlines() if "failed to load" in line]
+    return "\n".join(dict.fromkeys(lines[:head] + flagged + lines[-tail:] + failures))
 
 
 def _result_of(reports: list[dict[str, Any]], label: str, workload: str) -> dict[str, Any]:

@@ -1,0 +1,72 @@
+"""The static stage refuses what must never reach a kernel, without booting anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from schedcp.templates import builtin_templates
+from schedcp.verifying import verifier
+from schedcp.verifying.verifier import Candidate, verify_all
+
+
+@pytest.fixture
+def no_boot(monkeypatch):
+    """Fail the test if anything tries to boot: static refusals must be free."""
+
+    def forbid(*_args, **_kwargs):
+        raise AssertionError("a statically refused candidate booted a VM")
+
+    monkeypatch.setattr(verifier, "boot_and_run", forbid)
+
+
+def stages(report) -> dict[str, tuple[str, str]]:
+    return {s.name: (s.result, s.message) for s in report.stages}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("forbidden_helper", "forbidden helper bpf_send_signal"), ("kprobe", "kprobe/do_nanosleep")],
+)
+def test_refused_at_the_static_stage_without_booting(bad_source, no_boot, name, expected) -> None:
+    report = verify_all([Candidate(name, bad_source(name))])[0]
+    result = stages(report)
+    assert not report.passed
+    assert result["static"][0] == "Failed" and expected in result["static"][1]
+    assert result["kernelVerifier"][0] == result["dynamic"][0] == "Skipped"
+
+
+def test_forbidden_helper_is_found_in_the_object_even_when_the_source_hides_it(bad_source, no_boot) -> None:
+    hidden = bad_source("forbidden_helper").replace("bpf_send_signal(9);", "SIGNAL(9);")
+    hidden = hidden.replace('#include "schedcp.bpf.h"', '#include "schedcp.bpf.h"\n#define SIGNAL bpf_send_sig##nal')
+    report = verify_all([Candidate("hidden", hidden)])[0]
+    assert "object calls forbidden helper bpf_send_signal" in stages(report)["static"][1]
+
+
+def test_compile_errors_come_back_with_the_compiler_log(no_boot) -> None:
+    source = builtin_templates()["fifo"].source().replace("SLICE_US * SCHEDCP_USEC, 0);", "SLICE_US * SCHEDCP_USEC, 0)")
+    report = verify_all([Candidate("typo", source)])[0]
+    assert stages(report)["static"][0] == "Failed"
+    assert "does not compile" in stages(report)["static"][1]
+    assert "error:" in report.stages[0].log
+
+
+def test_a_scheduler_without_gpl_license_is_refused(bad_source, no_boot) -> None:
+    result = stages(verify_all([Candidate("proprietary", bad_source("proprietary"))])[0])
+    assert result["static"][0] == "Failed"
+    assert "license section is not GPL-compatible" in result["static"][1]
+
+
+def test_every_builtin_passes_the_static_stage_with_its_defaults(no_boot) -> None:
+    templates = builtin_templates()
+    reports = verify_all([Candidate(n, t.source(), t.defaults()) for n, t in templates.items()], dynamic=False)
+    failed = {n: stages(r)["static"] for n, r in zip(templates, reports) if stages(r)["static"][0] != "Passed"}
+    assert not failed
+    assert all(r.object_sha256 and len(r.object_sha256) == 64 for r in reports)
+
+
+def test_tunables_change_the_object(no_boot) -> None:
+    fifo = builtin_templates()["fifo"]
+    default, custom = verify_all(
+        [Candidate("a", fifo.source(), fifo.defaults()), Candidate("b", fifo.source(), {"slice_us": 2000})], dynamic=False
+    )
+    assert default.object_sha256 != custom.object_sha256
