@@ -22,8 +22,11 @@ from schedcp.lifetime import die_with_parent
 from schedcp.microvm.accel import accelerator_args
 from schedcp.provisioning.guest import base_initramfs, pack_cpio
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
+from schedcp.provisioning.modules import ninep_modules
 
 log = logging.getLogger(__name__)
+
+HOST_ROOT_SCRIPT = Path(__file__).with_name("host_root.sh")
 
 INIT = """#!/bin/sh
 mount -t proc proc /proc
@@ -37,6 +40,7 @@ export PATH=/usr/bin:/usr/sbin:/bin:/sbin:/schedcp/bin
 report() { printf '%s\\n' "$1" > /dev/hvc0; }
 report '{"event":"booted","kernel":"'"$(uname -r)"'","cpus":'"$(nproc)"'}'
 cd /schedcp
+[ -f /schedcp/host_root.sh ] && . /schedcp/host_root.sh
 . /schedcp/run.sh
 report '{"event":"finished"}'
 poweroff -f
@@ -90,14 +94,27 @@ def run_script(
     cpus: int = 2,
     memory_mb: int = 1024,
     kernel: KernelArtifacts | None = None,
+    share_host: bool = False,
 ) -> VmResult:
-    """Boot, run `script` (sourced by /init with `report JSON` available), power off."""
+    """Boot, run `script` (sourced by /init with `report JSON` available), power off.
+
+    With `share_host`, the host's / is mounted read-only at /host in the guest and the
+    script can run host programs there with `in_host CMD...` (see host_root.sh).
+    """
     kernel = kernel or provision_kernel()
     base = base_initramfs()
+    files = dict(files or {})
+    share_args: list[str] = []
+    if share_host:
+        files["host_root.sh"] = HOST_ROOT_SCRIPT
+        files.update({f"modules/{m.name}": m for m in ninep_modules(kernel)})
+        # multidevs=remap: the host's /proc, /sys and /dev roots share inode numbers, and
+        # without remapping the guest confuses them (proc ends up mounted on /host/sys).
+        share_args = ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"]
     with tempfile.TemporaryDirectory(prefix="schedcp-vm-") as tmp:
         workdir = Path(tmp)
         initramfs = workdir / "initramfs.cpio.gz"
-        initramfs.write_bytes(base.read_bytes() + _payload(workdir, script, files or {}).read_bytes())
+        initramfs.write_bytes(base.read_bytes() + _payload(workdir, script, files).read_bytes())
         accel = accelerator_args(kernel.vmlinuz, base)
         results = workdir / "results.jsonl"
         args = [
@@ -106,7 +123,7 @@ def run_script(
             "-kernel", str(kernel.vmlinuz), "-initrd", str(initramfs),
             "-append", "console=ttyS0 quiet panic=-1 rdinit=/init",
             "-device", "virtio-serial-pci", "-chardev", f"file,id=results,path={results}",
-            "-device", "virtconsole,chardev=results",
+            "-device", "virtconsole,chardev=results", *share_args,
         ]
         started = time.monotonic()
         console, timed_out = _run_qemu(args, timeout)

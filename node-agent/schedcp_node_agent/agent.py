@@ -1,0 +1,174 @@
+"""The agent's loop: observe the kernel, apply the spec, watch health, profile, report.
+
+One thread does everything that touches the kernel, so loads, unloads and map writes
+never race; watches run in background threads and only wake it. The health check runs
+every turn (a fraction of a second), which is what bounds the time from an ejection to
+the fallback; reconciles and status writes run when something changed or on a timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from kubernetes import client
+from pydantic import BaseModel
+
+from schedcp.api.v1alpha1.base import Condition, ConditionStatus, now
+from schedcp.api.v1alpha1.nodestate import (
+    NodeSchedulerStateSpec,
+    NodeSchedulerStateStatus,
+    Profiling,
+    WorkloadClass,
+)
+from schedcp.conditions import set_condition
+
+from schedcp_node_agent import __version__
+from schedcp_node_agent.applier import Applier, HealthPolicy, Notice, Verdict
+from schedcp_node_agent.artifacts import ArtifactSource, ConfigMapArtifacts, DirectoryArtifacts
+from schedcp_node_agent.facts import gather_facts
+from schedcp_node_agent.host import HostPaths
+from schedcp_node_agent.local_state import MemoryFile
+from schedcp_node_agent.node_state import NodeStateClient, pod_reflector, pods_of
+from schedcp_node_agent.ops_server import AgentMetrics, Probes
+from schedcp_node_agent.pod_profiles import PodProfiles
+from schedcp_node_agent.sched_ext import SchedExt
+
+log = logging.getLogger("schedcp.agent")
+
+
+class AgentConfig(BaseModel):
+    node_name: str
+    host: HostPaths = HostPaths()
+    bpftool: list[str] = ["bpftool"]
+    artifacts_namespace: str = "schedcp-system"
+    artifacts_dir: Path | None = None
+    profile_hz: float = 1.0
+    window_seconds: int = 60
+    health_interval_seconds: float = 0.25
+    reconcile_interval_seconds: float = 30.0
+    status_interval_seconds: float = 10.0
+    unload_on_exit: bool = False
+    health: HealthPolicy = HealthPolicy()
+
+
+class NodeAgent:
+    def __init__(self, config: AgentConfig, api: client.ApiClient, metrics: AgentMetrics, probes: Probes) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.probes = probes
+        self.state = NodeStateClient(api, config.node_name)
+        self.pods = pod_reflector(api, config.node_name)
+        artifacts: ArtifactSource = (
+            DirectoryArtifacts(config.artifacts_dir) if config.artifacts_dir
+            else ConfigMapArtifacts(api, config.artifacts_namespace)
+        )
+        self.kernel = SchedExt(config.host, config.bpftool)
+        self.applier = Applier(self.kernel, artifacts, MemoryFile(config.host.state_dir), config.health)
+        self.profiles = PodProfiles(config.host, config.profile_hz, config.window_seconds)
+        self.conditions: list[Condition] = []
+        self.generation: int | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        self.state.ensure_exists()
+        self.state.reflector.start()
+        self.pods.start()
+        self.state.reflector.synced.wait(timeout=30)
+        self._post(self.applier.adopt())
+        due = {"reconcile": 0.0, "status": 0.0, "profile": 0.0}
+        while not stop.is_set():
+            dirty = self._turn(due)
+            if dirty or time.monotonic() >= due["status"]:
+                self._write_status()
+                due["status"] = time.monotonic() + self.config.status_interval_seconds
+            self.probes.loop_turned()
+            stop.wait(self.config.health_interval_seconds)
+        self._shut_down()
+
+    def _turn(self, due: dict[str, float]) -> bool:
+        notices = self.applier.check_health()
+        self.metrics.ejections.inc(sum(n.reason == "SchedulerEjected" for n in notices))
+        self._post(notices)
+        dirty = bool(notices)
+        spec_moved = self.state.reflector.changed.is_set()
+        pods_moved = self.pods.changed.is_set()
+        if spec_moved or pods_moved or time.monotonic() >= due["reconcile"]:
+            self.state.reflector.changed.clear()
+            self.pods.changed.clear()
+            self.profiles.update_pods(pods_of(self.pods))
+            dirty |= self._reconcile(spec_moved)
+            due["reconcile"] = time.monotonic() + self.config.reconcile_interval_seconds
+        if time.monotonic() >= due["profile"]:
+            with self.metrics.sample_seconds.time():
+                self.profiles.sample()
+            self.metrics.profiled_pods.set(self.profiles.count())
+            due["profile"] = time.monotonic() + 1.0 / self.config.profile_hz
+        return dirty
+
+    def _reconcile(self, spec_moved: bool) -> bool:
+        spec, self.generation = self.state.spec()
+        verdict = self.applier.reconcile(spec)
+        self.applier.sync_classes(self._class_map(spec))
+        self.metrics.reconciles.labels(verdict.reason).inc()
+        self._post(verdict.notices)
+        before = [c.model_copy() for c in self.conditions]
+        self._set_ready(verdict)
+        return spec_moved or bool(verdict.notices) or before != self.conditions
+
+    def _class_map(self, spec: NodeSchedulerStateSpec) -> dict[int, WorkloadClass]:
+        ids = self.profiles.cgroup_ids()
+        return {ids[p.uid]: WorkloadClass(p.workload_class) for p in spec.pod_classes if p.uid in ids}
+
+    def _set_ready(self, verdict: Verdict) -> None:
+        self.conditions = set_condition(
+            self.conditions, type="Ready", status=verdict.status, reason=verdict.reason,
+            message=verdict.message, observed_generation=self.generation,
+        )
+
+    def status(self) -> NodeSchedulerStateStatus:
+        active = self.applier.active()
+        self.metrics.sched_ext_enabled.set(1 if active.state == "enabled" else 0)
+        memory = self.applier.memory
+        ejections = sorted(memory.ejected.values(), key=lambda e: e.time)
+        return NodeSchedulerStateStatus(
+            observed_generation=self.generation,
+            conditions=self.conditions,
+            agent_version=__version__,
+            heartbeat_time=now(),
+            kernel=gather_facts(self.config.host),
+            active=active,
+            last_known_good=memory.last_known_good,
+            last_ejection=ejections[-1] if ejections else None,
+            profiling=Profiling(
+                tier=self.profiles.tier, reason=self.profiles.tier_reason,
+                window_seconds=self.config.window_seconds, pods=self.profiles.summaries(),
+            ),
+        )
+
+    def _write_status(self) -> None:
+        try:
+            self.state.write_status(self.status())
+        except client.ApiException as error:
+            self.metrics.status_writes.labels("error").inc()
+            log.warning("status write failed: %s %s", error.status, error.reason)
+            return
+        self.metrics.status_writes.labels("ok").inc()
+        self.probes.ready.set()
+
+    def _post(self, notices: list[Notice]) -> None:
+        for notice in notices:
+            log.info("event %s: %s", notice.reason, notice.message, extra={"reason": notice.reason})
+            self.state.post(notice)
+
+    def _shut_down(self) -> None:
+        self.state.reflector.stop()
+        self.pods.stop()
+        if self.config.unload_on_exit:
+            verdict = self.applier.reconcile(NodeSchedulerStateSpec())
+            self._post(verdict.notices)
+        else:
+            log.info("leaving the active scheduler loaded: it does not depend on this process")
+        self._set_ready(Verdict(status=ConditionStatus.UNKNOWN, reason="AgentStopped", message="the node agent stopped"))
+        self._write_status()

@@ -1,0 +1,258 @@
+"""Make the kernel run what `NodeSchedulerState.spec` asks, and fall back when it fails.
+
+One instance per agent process. `reconcile` moves the kernel toward the desired
+revision; `check_health` (called several times a second) notices an ejection and
+reverts to the last known-good revision or the kernel's default scheduler. Every
+decision comes back as a `Verdict` (the `Applied` condition) and, when something
+changed, `Notice`s that the agent posts as Events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from schedcp.api.v1alpha1.base import ConditionStatus, RevisionReference, now
+from schedcp.api.v1alpha1.nodestate import ActiveScheduler, Ejection, NodeSchedulerStateSpec, WorkloadClass
+
+from schedcp_node_agent.artifacts import ArtifactSource, ArtifactUnavailable, DigestMismatch, checked_object
+from schedcp_node_agent.kernel_log import last_exit, read_records
+from schedcp_node_agent.local_state import AgentMemory, MemoryFile
+from schedcp_node_agent.sched_ext import SchedExt, SchedExtError
+
+log = logging.getLogger("schedcp.agent.applier")
+
+CLASS_MAP = "cgroup_class"
+# Values of `enum workload_class` in bpf/schedulers/latency_class.bpf.c.
+CLASS_VALUES = {WorkloadClass.THROUGHPUT: 0, WorkloadClass.LATENCY: 1, WorkloadClass.BATCH: 2}
+
+
+class Notice(BaseModel):
+    type: str  # "Normal" or "Warning", as Kubernetes Events have it
+    reason: str
+    message: str
+
+
+class Verdict(BaseModel):
+    status: ConditionStatus
+    reason: str
+    message: str = ""
+    notices: list[Notice] = []
+
+
+class HealthPolicy(BaseModel):
+    healthy_after_seconds: float = 30.0
+    crash_loop_starts: int = 3
+    crash_loop_window_seconds: float = 120.0
+
+
+class Applier:
+    def __init__(
+        self,
+        kernel: SchedExt,
+        artifacts: ArtifactSource,
+        memory_file: MemoryFile,
+        policy: HealthPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.kernel = kernel
+        self.artifacts = artifacts
+        self.memory_file = memory_file
+        self.policy = policy or HealthPolicy()
+        self.clock = clock
+        self.memory: AgentMemory = memory_file.load()
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def adopt(self) -> list[Notice]:
+        """Take over what a previous agent process left in the kernel."""
+        self.memory.record_start(self.clock())
+        self._save()
+        pins = self.kernel.pinned()
+        for stale in pins[1:]:
+            self.kernel.unregister(stale)
+        if not pins:
+            return []
+        name = pins[0].name
+        if self.memory.loaded_revision is None or self.memory.loaded_revision.name != name:
+            # The pin outlived our memory file (wiped state dir): keep no unverifiable claim.
+            log.warning("unloading %s: pinned but not recorded as loaded by this agent", name)
+            self.kernel.unregister(pins[0])
+            return [Notice(type="Warning", reason="UnknownPinRemoved", message=f"unrecorded scheduler pin {name} removed")]
+        starts = self.memory.starts_within(self.policy.crash_loop_window_seconds, self.clock())
+        if starts >= self.policy.crash_loop_starts and self.memory.last_known_good != self.memory.loaded_revision:
+            reason = f"the agent started {starts} times in {self.policy.crash_loop_window_seconds:.0f}s while {name} was loaded"
+            return self._eject(name, reason)
+        notices = self.check_health()
+        if self.kernel.pinned():
+            notices.append(Notice(type="Normal", reason="SchedulerAdopted", message=f"re-adopted {name} loaded before the agent restarted"))
+        return notices
+
+    # -- the desired state ------------------------------------------------------------
+
+    def reconcile(self, spec: NodeSchedulerStateSpec) -> Verdict:
+        notices = self.check_health()
+        seen = self.kernel.observe()
+        if seen.state == "unsupported":
+            return Verdict(status=ConditionStatus.FALSE, reason="SchedExtUnsupported",
+                           message="this kernel has no /sys/kernel/sched_ext", notices=notices)
+        desired = spec.desired_revision
+        ours = self._ours()
+        if desired is None:
+            if ours:
+                self._unload(ours)
+                notices.append(Notice(type="Normal", reason="SchedulerUnloaded", message=f"{ours.name} unloaded: the spec asks for the kernel default"))
+            return Verdict(status=ConditionStatus.TRUE, reason="KernelDefault", notices=notices)
+        if desired.name in self.memory.ejected:
+            return Verdict(status=ConditionStatus.FALSE, reason="RevisionEjected", notices=notices,
+                           message=f"{desired.name} was ejected on this node: {self.memory.ejected[desired.name].reason}")
+        if ours and ours.name == desired.name and self.memory.loaded_revision == desired and seen.enabled:
+            self._promote_if_healthy()
+            return Verdict(status=ConditionStatus.TRUE, reason="Loaded", message=f"{desired.name} is active", notices=notices)
+        if seen.enabled and not ours and not spec.replace_foreign_scheduler:
+            return Verdict(status=ConditionStatus.FALSE, reason="ForeignScheduler", notices=notices,
+                           message=f"sched_ext scheduler {seen.ops!r} was not loaded by schedcp; set replaceForeignScheduler to replace it")
+        return self._switch_to(desired, ours, foreign=seen.enabled and not ours, notices=notices)
+
+    def _switch_to(self, desired: RevisionReference, ours: Path | None, *, foreign: bool, notices: list[Notice]) -> Verdict:
+        try:
+            obj = self._object_file(desired)
+        except DigestMismatch as error:
+            notices.append(Notice(type="Warning", reason="DigestMismatch", message=str(error)))
+            return Verdict(status=ConditionStatus.FALSE, reason="DigestMismatch", message=str(error), notices=notices)
+        except ArtifactUnavailable as error:
+            return Verdict(status=ConditionStatus.FALSE, reason="ArtifactUnavailable", message=str(error), notices=notices)
+        if ours:
+            self._unload(ours)
+        if foreign:
+            self.kernel.detach_foreign()
+            notices.append(Notice(type="Normal", reason="ForeignSchedulerReplaced", message="detached a scheduler schedcp did not load"))
+        try:
+            self._load(desired, obj)
+        except SchedExtError as error:
+            notices.append(Notice(type="Warning", reason="LoadFailed", message=f"{desired.name}: {error}"))
+            notices += self._fall_back(exclude=desired.name)
+            return Verdict(status=ConditionStatus.FALSE, reason="LoadFailed", message=_tail(error.log), notices=notices)
+        if not self.kernel.observe().enabled:
+            notices += self.check_health()
+            return Verdict(status=ConditionStatus.FALSE, reason="RevisionEjected", notices=notices,
+                           message=f"{desired.name} was disabled by the kernel right after loading")
+        notices.append(Notice(type="Normal", reason="SchedulerLoaded", message=f"{desired.name} loaded and active"))
+        return Verdict(status=ConditionStatus.TRUE, reason="Loaded", message=f"{desired.name} is active", notices=notices)
+
+    # -- health -----------------------------------------------------------------------
+
+    def check_health(self) -> list[Notice]:
+        """Notice that the kernel disabled our scheduler; revert. Cheap: two sysfs reads."""
+        ours = self._ours()
+        if ours is None or self.kernel.observe().enabled:
+            return []
+        exit_info = last_exit(read_records(self.kernel.host.root / "dev" / "kmsg"), self.memory.loaded_ops)
+        reason = f"{exit_info.reason}: {exit_info.detail}" if exit_info else "sched_ext went back to disabled"
+        return self._eject(ours.name, reason.strip(": "))
+
+    def _eject(self, name: str, reason: str) -> list[Notice]:
+        pin = self.kernel.host.pin_root / name
+        self.kernel.unregister(pin)
+        ejection = Ejection(reason=reason[:1024], revision=name, time=now())
+        self.memory.ejected[name] = ejection
+        self.memory.loaded_revision = None
+        self._save()
+        log.warning("revision %s ejected: %s", name, reason)
+        notices = [Notice(type="Warning", reason="SchedulerEjected", message=f"{name}: {reason}")]
+        return notices + self._fall_back(exclude=name)
+
+    def _fall_back(self, exclude: str) -> list[Notice]:
+        good = self.memory.last_known_good
+        if good is None or good.name == exclude or good.name in self.memory.ejected:
+            return [Notice(type="Normal", reason="RevertedToDefault", message="the kernel's default scheduler runs")]
+        try:
+            self._load(good, self._object_file(good))
+        except (SchedExtError, DigestMismatch, ArtifactUnavailable) as error:
+            log.error("could not restore last known-good %s: %s", good.name, error)
+            return [Notice(type="Warning", reason="RevertedToDefault", message=f"last known-good {good.name} failed to load: {error}")]
+        return [Notice(type="Normal", reason="RevertedToLastKnownGood", message=f"{good.name} restored")]
+
+    def _promote_if_healthy(self) -> None:
+        loaded, since = self.memory.loaded_revision, self.memory.loaded_at
+        if loaded and since and loaded != self.memory.last_known_good:
+            if self.clock() - since.timestamp() >= self.policy.healthy_after_seconds:
+                self.memory.last_known_good = loaded
+                self._save()
+
+    # -- pods' classes ----------------------------------------------------------------
+
+    def sync_classes(self, classes: dict[int, WorkloadClass]) -> int | None:
+        """Make the scheduler's cgroup-class map hold exactly `classes`; None without such a map."""
+        ours = self._ours()
+        pinned = ours / CLASS_MAP if ours else None
+        if pinned is None or not pinned.exists():
+            return None
+        wanted = {struct.pack("<Q", cgid): struct.pack("<I", CLASS_VALUES[WorkloadClass(c)]) for cgid, c in classes.items()}
+        present = self.kernel.map_entries(pinned)
+        for key in present.keys() - wanted.keys():
+            self.kernel.map_delete(pinned, key)
+        for key, value in wanted.items():
+            if present.get(key) != value:
+                self.kernel.map_update(pinned, key, value)
+        return len(wanted)
+
+    # -- what is running --------------------------------------------------------------
+
+    def active(self) -> ActiveScheduler:
+        seen = self.kernel.observe()
+        ours = self._ours()
+        mine = ours is not None and self.memory.loaded_revision is not None and seen.enabled
+        return ActiveScheduler(
+            state=seen.state,
+            ops=seen.ops,
+            enable_seq=seen.enable_seq,
+            revision=self.memory.loaded_revision if mine else None,
+            loaded_at=self.memory.loaded_at if mine else None,
+        )
+
+    # -- internals --------------------------------------------------------------------
+
+    def _ours(self) -> Path | None:
+        pins = self.kernel.pinned()
+        return pins[0] if pins else None
+
+    def _object_file(self, revision: RevisionReference) -> Path:
+        """The revision's object, from the node's cache if a digest-checked copy is there."""
+        cached = self.memory_file.path.parent / "objects" / f"{revision.sha256}.bpf.o"
+        if cached.exists() and hashlib.sha256(cached.read_bytes()).hexdigest() == revision.sha256:
+            return cached
+        data = checked_object(self.artifacts, revision)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(data)
+        return cached
+
+    def _load(self, revision: RevisionReference, obj: Path) -> None:
+        pin = self.kernel.host.pin_root / revision.name
+        seen = self.kernel.register(obj, pin)
+        self.kernel.pin_struct_ops_maps(pin, {CLASS_MAP})
+        self.memory.loaded_revision = revision
+        self.memory.loaded_ops = seen.ops
+        self.memory.loaded_at = now()
+        self._save()
+        log.info("loaded %s (ops %s)", revision.name, seen.ops)
+
+    def _unload(self, pin: Path) -> None:
+        self.kernel.unregister(pin)
+        self.memory.loaded_revision = None
+        self.memory.loaded_at = None
+        self._save()
+        log.info("unloaded %s", pin.name)
+
+    def _save(self) -> None:
+        self.memory_file.save(self.memory)
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])

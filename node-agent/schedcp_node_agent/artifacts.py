@@ -1,0 +1,77 @@
+"""Where the agent gets the scheduler object a revision names, and the digest check.
+
+The operator publishes each verified object in a ConfigMap (binaryData) named after
+the revision; a directory of `<revision>.bpf.o` files serves VM nodes and tests. Either
+way nothing is loaded unless its sha256 equals the digest pinned in
+`NodeSchedulerState.spec.desiredRevision`: a ConfigMap is easier to tamper with than
+the pinned reference the operator wrote after verification.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Protocol
+
+from kubernetes import client
+
+from schedcp.api.v1alpha1.base import RevisionReference
+
+OBJECT_KEY = "scheduler.bpf.o"
+
+
+class ArtifactUnavailable(Exception):
+    pass
+
+
+class DigestMismatch(Exception):
+    def __init__(self, revision: RevisionReference, actual: str) -> None:
+        super().__init__(
+            f"object of revision {revision.name} has sha256 {actual[:12]}…, the spec pins {revision.sha256[:12]}…"
+        )
+        self.actual = actual
+
+
+class ArtifactSource(Protocol):
+    def fetch(self, revision: RevisionReference) -> bytes: ...
+
+
+def object_configmap_name(revision_name: str) -> str:
+    return f"schedcp-object-{revision_name}"[:253]
+
+
+class ConfigMapArtifacts:
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.core = client.CoreV1Api(api)
+        self.namespace = namespace
+
+    def fetch(self, revision: RevisionReference) -> bytes:
+        try:
+            cm = self.core.read_namespaced_config_map(object_configmap_name(revision.name), self.namespace)
+        except client.ApiException as error:
+            raise ArtifactUnavailable(f"object of {revision.name}: {error.reason}") from error
+        encoded = (cm.binary_data or {}).get(OBJECT_KEY)
+        if encoded is None:
+            raise ArtifactUnavailable(f"ConfigMap {cm.metadata.name} has no {OBJECT_KEY}")
+        return base64.b64decode(encoded)
+
+
+class DirectoryArtifacts:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def fetch(self, revision: RevisionReference) -> bytes:
+        path = self.directory / f"{revision.name}.bpf.o"
+        try:
+            return path.read_bytes()
+        except OSError as error:
+            raise ArtifactUnavailable(f"{path}: {error.strerror}") from error
+
+
+def checked_object(source: ArtifactSource, revision: RevisionReference) -> bytes:
+    data = source.fetch(revision)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != revision.sha256:
+        raise DigestMismatch(revision, actual)
+    return data

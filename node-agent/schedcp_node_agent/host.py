@@ -1,0 +1,44 @@
+"""Where the agent finds the node's kernel interfaces.
+
+In the DaemonSet the host's /proc, /sys and state directory are mounted under a prefix
+(hostPath volumes); on a VM node or in tests they are the real paths. Everything that
+reads the kernel goes through one `HostPaths`, so no module hard-codes `/sys`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+
+class HostPaths(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    root: Path = Path("/")
+    state_dir: Path = Path("/var/lib/schedcp")
+
+    @property
+    def proc(self) -> Path:
+        return self.root / "proc"
+
+    @property
+    def sys(self) -> Path:
+        return self.root / "sys"
+
+    @property
+    def sched_ext(self) -> Path:
+        return self.sys / "kernel" / "sched_ext"
+
+    @property
+    def cgroup(self) -> Path:
+        return self.sys / "fs" / "cgroup"
+
+    @property
+    def bpffs(self) -> Path:
+        return self.sys / "fs" / "bpf"
+
+    @property
+    def pin_root(self) -> Path:
+        """One directory per loaded revision; its name is the revision's name."""
+        return self.bpffs / "schedcp"

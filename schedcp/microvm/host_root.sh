@@ -1,0 +1,18 @@
+# Sourced by the micro-VM's /init when the host's file tree is shared (VM-as-a-node mode).
+# Mounts the host's / read-only at /host over virtio-9p and gives it the guest's own
+# kernel interfaces, so `in_host CMD` runs the host's programs (the project's virtualenv,
+# its Python) against the guest's sched_ext kernel. /host/tmp is the only writable
+# place; the guest's trixie bpftool is copied there because bookworm's cannot pin links.
+for module in netfs 9pnet 9pnet_virtio 9p; do insmod /schedcp/modules/$module.ko || exit 1; done
+mkdir -p /host
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || exit 1
+mount -t proc proc /host/proc
+mount -t sysfs sys /host/sys
+mount -t devtmpfs dev /host/dev
+mount -t bpf bpf /host/sys/fs/bpf
+mount -t tmpfs tmp /host/tmp
+mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
+mkdir -p /host/tmp/guest
+cp -a /usr/sbin/bpftool /usr/lib/x86_64-linux-gnu /host/tmp/guest/
+export GUEST_BPFTOOL="/tmp/guest/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /tmp/guest/x86_64-linux-gnu /tmp/guest/bpftool"
+in_host() { chroot /host /usr/bin/env HOME=/tmp PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$@"; }

@@ -1,0 +1,104 @@
+"""The applier against a real sched_ext kernel: the micro-VM runs the host's own code.
+
+One boot: the guest mounts the host's tree read-only (virtio-9p) and runs
+vm_applier_scenario.py twice, the second process standing for a restarted agent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from schedcp.building import compile_scheduler
+from schedcp.microvm.runner import run_script
+from schedcp.provisioning.kernel import provision_kernel
+from schedcp.templates import builtin_templates
+from tests.verifying.conftest import BAD
+
+pytestmark = pytest.mark.vm
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIO = Path(__file__).with_name("vm_applier_scenario.py")
+
+GUEST = """
+mount -t cgroup2 none /host/sys/fs/cgroup
+mkdir -p /host/tmp/objects /host/tmp/state
+cp /schedcp/objects/* /host/tmp/objects/
+agent() {{
+  in_host sh -c "cd {repo} && PYTHONDONTWRITEBYTECODE=1 {python} {scenario} $1 /tmp/objects /tmp/state" > /tmp/agent.log 2>&1
+  rc=$?
+  report "{{\\"event\\":\\"exit\\",\\"phase\\":\\"$1\\",\\"rc\\":$rc,\\"log\\":\\"$(tail -n 15 /tmp/agent.log | tr '\\n\\"\\\\' '   ')\\"}}"
+}}
+agent first
+agent second
+report "{{\\"event\\":\\"final\\",\\"state\\":\\"$(cat /sys/kernel/sched_ext/state)\\",\\"ops\\":\\"$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)\\"}}"
+"""
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    kernel = provision_kernel()
+    work = tmp_path_factory.mktemp("objects")
+    templates = builtin_templates()
+    sources = {
+        "fifo": (templates["fifo"].source(), templates["fifo"].defaults()),
+        "latency-class": (templates["latency-class"].source(), templates["latency-class"].defaults()),
+        "stalling": ((BAD / "never_dispatch.bpf.c").read_text(), {}),
+    }
+    files = {}
+    for name, (source, tunables) in sources.items():
+        built = compile_scheduler(source, tunables, kernel.vmlinux_h, work / name)
+        files[f"objects/{name}.bpf.o"] = built.path
+    script = GUEST.format(repo=REPO, python=sys.executable, scenario=SCENARIO)
+    result = run_script(script, files, share_host=True, timeout=240, kernel=kernel)
+    print(f"\napplier scenario: one boot, {result.seconds}s ({result.accelerator})")
+    assert result.finished, result.console[-3000:]
+    for exit_report in result.events("exit"):
+        assert exit_report["rc"] == 0, exit_report["log"]
+    return {r["event"]: r for r in result.reports}
+
+
+def test_loads_the_revision_the_spec_names(events) -> None:
+    loaded = events["load-fifo"]
+    assert loaded["verdict"]["reason"] == "Loaded"
+    assert loaded["active"]["state"] == "enabled"
+    assert loaded["active"]["ops"] == "schedcp_fifo"
+    assert loaded["active"]["revision"]["name"] == "fifo"
+
+
+def test_switches_revisions_and_fills_the_class_map(events) -> None:
+    assert events["switch-latency-class"]["active"]["ops"] == "schedcp_latency"
+    classes = events["classes"]
+    key = classes["cgroup_id"].to_bytes(8, "little").hex()
+    assert classes["entries"] == {key: "01000000"}
+
+
+def test_refuses_an_object_whose_digest_differs(events) -> None:
+    refused = events["digest-mismatch"]
+    assert refused["verdict"]["status"] == "False"
+    assert refused["verdict"]["reason"] == "DigestMismatch"
+    assert refused["active"]["ops"] == "schedcp_latency", "the running scheduler must stay"
+
+
+def test_stall_is_detected_and_reverted_to_last_known_good(events) -> None:
+    assert events["promote"]["verdict"]["reason"] == "Loaded"
+    ejected = events["ejected"]
+    reasons = {n["reason"] for n in ejected["notices"]}
+    assert {"SchedulerEjected", "RevertedToLastKnownGood"} <= reasons, ejected["notices"]
+    record = ejected["memory"]["ejected"]["stalling"]
+    assert "stall" in record["reason"], record
+    assert ejected["active"]["ops"] == "schedcp_latency"
+    assert ejected["active"]["revision"]["name"] == "latency-class"
+    assert events["ejected-stays-out"]["verdict"]["reason"] == "RevisionEjected"
+    print(f"\nstalling revision loaded to known-good restored: {ejected['seconds']}s")
+
+
+def test_restarted_agent_re_adopts_the_healthy_scheduler(events) -> None:
+    adopted = events["adopted"]
+    assert "SchedulerAdopted" in {n["reason"] for n in adopted["notices"]}
+    assert adopted["active"]["revision"]["name"] == "latency-class"
+    assert adopted["active"]["enable_seq"] == adopted["before"]["enable_seq"], "adoption must not reload"
+    assert events["final"] == {"event": "final", "state": "enabled", "ops": "schedcp_latency"}

@@ -1,0 +1,88 @@
+"""Runs inside the sched_ext micro-VM (host tree at /, guest kernel): the applier for real.
+
+`python vm_applier_scenario.py first OBJECTS STATE` walks the applier through a load,
+a class-map sync, a digest mismatch, promotion to known-good and a stalling revision;
+`... second OBJECTS STATE` is the restarted agent. Each step is one JSON line on the
+VM's result console; the test on the host asserts on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from schedcp.api.v1alpha1.base import RevisionReference
+from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, PodClass, WorkloadClass
+
+from schedcp_node_agent.applier import CLASS_MAP, Applier, HealthPolicy
+from schedcp_node_agent.artifacts import DirectoryArtifacts
+from schedcp_node_agent.host import HostPaths
+from schedcp_node_agent.local_state import MemoryFile
+from schedcp_node_agent.sched_ext import SchedExt
+
+
+def report(event: str, **fields: object) -> None:
+    with open("/dev/hvc0", "w") as console:
+        console.write(json.dumps({"event": event, **fields}, default=str) + "\n")
+
+
+def reference(objects: Path, name: str, digest: str | None = None) -> RevisionReference:
+    data = (objects / f"{name}.bpf.o").read_bytes()
+    return RevisionReference(name=name, sha256=digest or hashlib.sha256(data).hexdigest())
+
+
+def spec_for(revision: RevisionReference | None, classes: list[PodClass] | None = None) -> NodeSchedulerStateSpec:
+    return NodeSchedulerStateSpec(desired_revision=revision, pod_classes=classes or [])
+
+
+def step(applier: Applier, name: str, spec: NodeSchedulerStateSpec) -> None:
+    verdict = applier.reconcile(spec)
+    report(name, verdict=verdict.model_dump(mode="json"), active=applier.active().model_dump(mode="json"))
+
+
+def first(applier: Applier, objects: Path) -> None:
+    step(applier, "load-fifo", spec_for(reference(objects, "fifo")))
+    latency = reference(objects, "latency-class")
+    step(applier, "switch-latency-class", spec_for(latency))
+    cgroup = Path("/sys/fs/cgroup/protected-pod")
+    cgroup.mkdir(exist_ok=True)
+    cgid = os.stat(cgroup).st_ino
+    synced = applier.sync_classes({cgid: WorkloadClass.LATENCY})
+    entries = applier.kernel.map_entries(applier.kernel.host.pin_root / "latency-class" / CLASS_MAP)
+    report("classes", synced=synced, cgroup_id=cgid, entries={k.hex(): v.hex() for k, v in entries.items()})
+    step(applier, "digest-mismatch", spec_for(reference(objects, "fifo", digest="0" * 64)))
+    time.sleep(applier.policy.healthy_after_seconds + 0.2)
+    step(applier, "promote", spec_for(latency))
+    started = time.monotonic()
+    step(applier, "load-stalling", spec_for(reference(objects, "stalling")))
+    while not (notices := applier.check_health()) and time.monotonic() - started < 10:
+        time.sleep(0.1)
+    report("ejected", seconds=round(time.monotonic() - started, 2), notices=[n.model_dump() for n in notices],
+           memory=applier.memory.model_dump(mode="json"), active=applier.active().model_dump(mode="json"))
+    step(applier, "ejected-stays-out", spec_for(reference(objects, "stalling")))
+
+
+def second(applier: Applier) -> None:
+    before = applier.kernel.observe()
+    notices = applier.adopt()
+    report("adopted", notices=[n.model_dump() for n in notices], before=before.model_dump(mode="json"),
+           active=applier.active().model_dump(mode="json"))
+
+
+def main() -> None:
+    phase, objects, state = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    kernel = SchedExt(HostPaths(root=Path("/"), state_dir=state), os.environ["GUEST_BPFTOOL"].split())
+    applier = Applier(kernel, DirectoryArtifacts(objects), MemoryFile(state), HealthPolicy(healthy_after_seconds=1.0))
+    if phase == "first":
+        applier.adopt()
+        first(applier, objects)
+    else:
+        second(applier)
+
+
+if __name__ == "__main__":
+    main()
