@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from schedcp_cli.components import wait_until
 from schedcp_cli.devcluster.cluster import DevCluster
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -24,5 +28,16 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluste
 def namespace(kube_cluster: DevCluster) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     kube_cluster.kubectl("create", "namespace", name)
+    # Pods are admitted only once the controller manager has made the default ServiceAccount.
+    wait_until(
+        lambda: kube_cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
+        30, f"ServiceAccount {name}/default",
+    )
     yield name
     kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def crds_installed(kube_cluster: DevCluster) -> None:
+    kube_cluster.kubectl("apply", "-f", str(REPO / "crds"))
+    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")

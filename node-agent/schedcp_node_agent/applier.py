@@ -22,7 +22,7 @@ from schedcp.api.v1alpha1.base import ConditionStatus, RevisionReference, now
 from schedcp.api.v1alpha1.nodestate import ActiveScheduler, Ejection, NodeSchedulerStateSpec, WorkloadClass
 
 from schedcp_node_agent.artifacts import ArtifactSource, ArtifactUnavailable, DigestMismatch, checked_object
-from schedcp_node_agent.kernel_log import last_exit, read_records
+from schedcp_node_agent.kernel_log import wait_for_exit
 from schedcp_node_agent.local_state import AgentMemory, MemoryFile
 from schedcp_node_agent.sched_ext import SchedExt, SchedExtError
 
@@ -99,9 +99,6 @@ class Applier:
     def reconcile(self, spec: NodeSchedulerStateSpec) -> Verdict:
         notices = self.check_health()
         seen = self.kernel.observe()
-        if seen.state == "unsupported":
-            return Verdict(status=ConditionStatus.FALSE, reason="SchedExtUnsupported",
-                           message="this kernel has no /sys/kernel/sched_ext", notices=notices)
         desired = spec.desired_revision
         ours = self._ours()
         if desired is None:
@@ -109,6 +106,9 @@ class Applier:
                 self._unload(ours)
                 notices.append(Notice(type="Normal", reason="SchedulerUnloaded", message=f"{ours.name} unloaded: the spec asks for the kernel default"))
             return Verdict(status=ConditionStatus.TRUE, reason="KernelDefault", notices=notices)
+        if seen.state == "unsupported":
+            return Verdict(status=ConditionStatus.FALSE, reason="SchedExtUnsupported",
+                           message="this kernel has no /sys/kernel/sched_ext", notices=notices)
         if desired.name in self.memory.ejected:
             return Verdict(status=ConditionStatus.FALSE, reason="RevisionEjected", notices=notices,
                            message=f"{desired.name} was ejected on this node: {self.memory.ejected[desired.name].reason}")
@@ -153,7 +153,7 @@ class Applier:
         ours = self._ours()
         if ours is None or self.kernel.observe().enabled:
             return []
-        exit_info = last_exit(read_records(self.kernel.host.root / "dev" / "kmsg"), self.memory.loaded_ops)
+        exit_info = wait_for_exit(self.kernel.host.root / "dev" / "kmsg", self.memory.loaded_ops)
         reason = f"{exit_info.reason}: {exit_info.detail}" if exit_info else "sched_ext went back to disabled"
         return self._eject(ours.name, reason.strip(": "))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -59,3 +60,11 @@ def last_exit(records: list[str], ops: str | None = None) -> KernelExit | None:
             detail = [line.strip() for line in records[index + 1 : index + 1 + FOLLOW_UP_LINES] if line.strip()]
             return KernelExit(ops=match.group("ops"), reason=match.group("reason"), detail="\n".join(detail))
     return None
+
+
+def wait_for_exit(kmsg: Path, ops: str | None, timeout: float = 1.0) -> KernelExit | None:
+    """The kernel flips sysfs to `disabled` before it prints why: give the record a moment."""
+    deadline = time.monotonic() + timeout
+    while (found := last_exit(read_records(kmsg), ops)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found

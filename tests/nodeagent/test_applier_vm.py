@@ -93,7 +93,8 @@ def test_stall_is_detected_and_reverted_to_last_known_good(events) -> None:
     assert ejected["active"]["ops"] == "schedcp_latency"
     assert ejected["active"]["revision"]["name"] == "latency-class"
     assert events["ejected-stays-out"]["verdict"]["reason"] == "RevisionEjected"
-    print(f"\nstalling revision loaded to known-good restored: {ejected['seconds']}s")
+    print(f"\nstalling revision: load to known-good restored {ejected['seconds']}s, "
+          f"kernel ejection to restored {ejected['since_kernel_exit']}s")
 
 
 def test_restarted_agent_re_adopts_the_healthy_scheduler(events) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from schedcp.api.v1alpha1.base import RevisionReference
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, PodClass, WorkloadClass
 
-from schedcp_node_agent.applier import CLASS_MAP, Applier, HealthPolicy
+from schedcp_node_agent.applier import CLASS_MAP, Applier, HealthPolicy, Verdict
 from schedcp_node_agent.artifacts import DirectoryArtifacts
 from schedcp_node_agent.host import HostPaths
 from schedcp_node_agent.local_state import MemoryFile
@@ -39,9 +39,26 @@ def spec_for(revision: RevisionReference | None, classes: list[PodClass] | None 
     return NodeSchedulerStateSpec(desired_revision=revision, pod_classes=classes or [])
 
 
-def step(applier: Applier, name: str, spec: NodeSchedulerStateSpec) -> None:
+def step(applier: Applier, name: str, spec: NodeSchedulerStateSpec) -> Verdict:
     verdict = applier.reconcile(spec)
     report(name, verdict=verdict.model_dump(mode="json"), active=applier.active().model_dump(mode="json"))
+    return verdict
+
+
+def since_kernel_exit() -> float | None:
+    """Seconds from the kernel's "disabled" record (its timestamp is CLOCK_MONOTONIC) to now."""
+    fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    stamp = None
+    try:
+        while True:
+            record = os.read(fd, 8192).decode(errors="replace")
+            if "sched_ext: BPF scheduler" in record and "disabled" in record:
+                stamp = int(record.split(";")[0].split(",")[2]) / 1e6
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+    return None if stamp is None else round(time.monotonic() - stamp, 3)
 
 
 def first(applier: Applier, objects: Path) -> None:
@@ -58,10 +75,12 @@ def first(applier: Applier, objects: Path) -> None:
     time.sleep(applier.policy.healthy_after_seconds + 0.2)
     step(applier, "promote", spec_for(latency))
     started = time.monotonic()
-    step(applier, "load-stalling", spec_for(reference(objects, "stalling")))
-    while not (notices := applier.check_health()) and time.monotonic() - started < 10:
+    # The watchdog fires 1.5 s after the load: during the reconcile or in a later health check.
+    notices = list(step(applier, "load-stalling", spec_for(reference(objects, "stalling"))).notices)
+    while not any(n.reason == "SchedulerEjected" for n in notices) and time.monotonic() - started < 10:
+        notices += applier.check_health()
         time.sleep(0.1)
-    report("ejected", seconds=round(time.monotonic() - started, 2), notices=[n.model_dump() for n in notices],
+    report("ejected", seconds=round(time.monotonic() - started, 2), since_kernel_exit=since_kernel_exit(), notices=[n.model_dump() for n in notices],
            memory=applier.memory.model_dump(mode="json"), active=applier.active().model_dump(mode="json"))
     step(applier, "ejected-stays-out", spec_for(reference(objects, "stalling")))
 

@@ -9,8 +9,7 @@ import pytest
 
 from schedcp_cli.components import ComponentProcess
 from schedcp_cli.devcluster.ports import free_port
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
 
 
 class OperatorProcess(ComponentProcess):
@@ -20,12 +19,6 @@ class OperatorProcess(ComponentProcess):
         args = ["--liveness", liveness, "--peering-lifetime", "10", *extra]
         # No key: a test that wants the Claude designer sets it explicitly.
         super().__init__("schedcp_operator", args, kubeconfig, log_path, env={"ANTHROPIC_API_KEY": ""})
-
-
-@pytest.fixture(scope="session")
-def crds_installed(kube_cluster) -> None:
-    kube_cluster.kubectl("apply", "-f", str(REPO / "crds"))
-    kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
 
 
 @pytest.fixture

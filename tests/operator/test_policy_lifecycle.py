@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from schedcp_cli.components import wait_until
-from tests.operator.conftest import REPO
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.cluster
 

@@ -149,5 +149,10 @@ class SchedulingMetrics(ApiModel):
     run_delay_p99_micros: Annotated[int | None, Field(ge=0)] = None
     run_delay_per_second_micros: Annotated[int | None, Field(ge=0)] = None
     involuntary_switches_per_second: Annotated[float | None, Field(ge=0)] = None
+    voluntary_switches_per_second: Annotated[float | None, Field(ge=0)] = None
+    timeslice_mean_micros: Annotated[int | None, Field(ge=0)] = None
+    throttled_periods_per_second: Annotated[float | None, Field(ge=0)] = None
+    throttled_micros_per_second: Annotated[int | None, Field(ge=0)] = None
+    threads: Annotated[int | None, Field(ge=0)] = None
     cpu_pressure_some_avg10: Annotated[float | None, Field(ge=0, le=100)] = None
     samples: Annotated[int, Field(ge=0)] = 0
