@@ -6,7 +6,7 @@ vm_applier_scenario.py twice, the second process standing for a restarted agent.
 
 from __future__ import annotations
 
-import json
+import re
 import sys
 from pathlib import Path
 
@@ -34,6 +34,9 @@ agent() {{
 }}
 agent first
 agent second
+report "{{\\"event\\":\\"after-restart\\",\\"state\\":\\"$(cat /sys/kernel/sched_ext/state)\\",\\"ops\\":\\"$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)\\"}}"
+agent crash-looping
+agent restarted
 report "{{\\"event\\":\\"final\\",\\"state\\":\\"$(cat /sys/kernel/sched_ext/state)\\",\\"ops\\":\\"$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)\\"}}"
 """
 
@@ -102,4 +105,12 @@ def test_restarted_agent_re_adopts_the_healthy_scheduler(events) -> None:
     assert "SchedulerAdopted" in {n["reason"] for n in adopted["notices"]}
     assert adopted["active"]["revision"]["name"] == "latency-class"
     assert adopted["active"]["enable_seq"] == adopted["before"]["enable_seq"], "adoption must not reload"
+    assert events["after-restart"] == {"event": "after-restart", "state": "enabled", "ops": "schedcp_latency"}
+
+
+def test_a_crash_looping_agent_falls_back_to_last_known_good(events) -> None:
+    assert events["load-before-crash-loop"]["active"]["ops"] == "schedcp_fifo"
+    reasons = [n["reason"] for n in events["crash-loop"]["notices"]]
+    assert reasons[:2] == ["SchedulerEjected", "RevertedToLastKnownGood"], events["crash-loop"]["notices"]
+    assert re.search(r"the agent started [3-9] times in 120s", events["crash-loop"]["notices"][0]["message"])
     assert events["final"] == {"event": "final", "state": "enabled", "ops": "schedcp_latency"}

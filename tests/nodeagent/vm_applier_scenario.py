@@ -2,7 +2,8 @@
 
 `python vm_applier_scenario.py first OBJECTS STATE` walks the applier through a load,
 a class-map sync, a digest mismatch, promotion to known-good and a stalling revision;
-`... second OBJECTS STATE` is the restarted agent. Each step is one JSON line on the
+`second` is the restarted agent; `crash-looping` loads a new revision and `restarted`
+is the start that makes three within the crash-loop window. Each step is one JSON line on the
 VM's result console; the test on the host asserts on them.
 """
 
@@ -92,15 +93,31 @@ def second(applier: Applier) -> None:
            active=applier.active().model_dump(mode="json"))
 
 
+def crash_looping(applier: Applier, objects: Path) -> None:
+    """Load a revision that is not yet known-good; the next start counts as a crash loop."""
+    applier.adopt()
+    step(applier, "load-before-crash-loop", spec_for(reference(objects, "fifo")))
+
+
+def restarted(applier: Applier) -> None:
+    notices = applier.adopt()
+    report("crash-loop", notices=[n.model_dump() for n in notices], active=applier.active().model_dump(mode="json"))
+
+
 def main() -> None:
     phase, objects, state = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     kernel = SchedExt(HostPaths(root=Path("/"), state_dir=state), os.environ["GUEST_BPFTOOL"].split())
-    applier = Applier(kernel, DirectoryArtifacts(objects), MemoryFile(state), HealthPolicy(healthy_after_seconds=1.0))
-    if phase == "first":
-        applier.adopt()
-        first(applier, objects)
-    else:
-        second(applier)
+    # Promotion after 1 s for the first phase; never during the crash-loop phases.
+    healthy_after = 1.0 if phase == "first" else 3600.0
+    policy = HealthPolicy(healthy_after_seconds=healthy_after, crash_loop_starts=3)
+    applier = Applier(kernel, DirectoryArtifacts(objects), MemoryFile(state), policy)
+    phases = {
+        "first": lambda: (applier.adopt(), first(applier, objects)),
+        "second": lambda: second(applier),
+        "crash-looping": lambda: crash_looping(applier, objects),
+        "restarted": lambda: restarted(applier),
+    }
+    phases[phase]()
 
 
 if __name__ == "__main__":
