@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--artifacts-dir", type=Path, default=None, help="read objects from here, not ConfigMaps")
     p.add_argument("--profile-hz", type=float, default=float(env("SCHEDCP_PROFILE_HZ", "1")))
     p.add_argument("--window-seconds", type=int, default=60)
-    p.add_argument("--status-interval", type=float, default=10.0)
+    p.add_argument("--status-interval", type=float, default=30.0, help="seconds between status writes without news")
     p.add_argument("--healthy-after", type=float, default=30.0, help="seconds before a revision is known-good")
     p.add_argument("--metrics-address", default="0.0.0.0")
     p.add_argument("--metrics-port", type=int, default=int(env("SCHEDCP_METRICS_PORT", "9464")), help="0: off")

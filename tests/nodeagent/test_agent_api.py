@@ -120,6 +120,8 @@ def test_spec_on_an_unsupported_kernel_is_refused_with_a_condition(kube_cluster,
 def test_profiles_tell_the_busy_pod_from_the_idle_one(kube_cluster, start_agent, host_pods, namespace, tmp_path) -> None:
     node = node_name(tmp_path, "p")
     core = client.CoreV1Api(kube_cluster.api_client())
+    # Without a Node object the controller manager's pod GC deletes the pods after a while.
+    core.create_node({"metadata": {"name": node}})
     uids = {}
     for name, argv in (("busy", BUSY), ("idle", IDLE)):
         pod = core.create_namespaced_pod(namespace, {
@@ -147,6 +149,7 @@ def test_profiles_tell_the_busy_pod_from_the_idle_one(kube_cluster, start_agent,
     status, metrics = agent.get("/metrics")
     assert status == 200 and "schedcp_agent_profiled_pods 2.0" in metrics
     assert agent.get("/healthz")[0] == 200 and agent.get("/readyz")[0] == 200
+    core.delete_node(node)
 
 
 def test_graceful_stop_leaves_a_final_condition(kube_cluster, start_agent, tmp_path) -> None:

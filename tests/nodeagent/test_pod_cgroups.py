@@ -19,7 +19,7 @@ from schedcp_node_agent.pod_cgroups import (
     pod_pids,
     pod_relative_path,
 )
-from tests.nodeagent.conftest import BURSTABLE, HostPods
+from schedcp_cli.host_pods import BURSTABLE, HostPods
 
 UID = "3f2a9c1e-7b4d-4e8a-9c0f-1a2b3c4d5e6f"
 UID_ = "3f2a9c1e_7b4d_4e8a_9c0f_1a2b3c4d5e6f"

@@ -12,7 +12,7 @@ import threading
 
 from schedcp_node_agent.pod_cgroups import PodCgroupResolver, QosClass
 from schedcp_node_agent.profiler import Profiler
-from tests.nodeagent.conftest import HostPods
+from schedcp_cli.host_pods import HostPods
 
 SPIN = ["sh", "-c", "while :; do :; done"]
 
