@@ -106,6 +106,26 @@ class DebianSuite:
         return target
 
 
+    def download_closure(self, packages: list[str]) -> list[Path]:
+        """The .deb files of `packages` and everything they depend on (no recommends), as
+        apt resolves it for an empty system: the contents of a root filesystem."""
+        self.update()
+        empty_status = self.root / "empty-status"
+        empty_status.touch()
+        archives = self.root / "closure-archives"
+        (archives / "partial").mkdir(parents=True, exist_ok=True)
+        self._apt(
+            f"-oDir::State::status={empty_status}", f"-oDir::Cache::archives={archives}", "-oDebug::NoLocking=1",
+            "install", "--download-only", "--no-install-recommends", "-y", *packages,
+        )
+        planned = self._apt(
+            f"-oDir::State::status={empty_status}", "-oDebug::NoLocking=1",
+            "install", "--simulate", "--no-install-recommends", "-y", *packages,
+        )
+        names = [line.split()[1] for line in planned.splitlines() if line.startswith("Inst ")]
+        return [max(archives.glob(f"{name}_*.deb"), key=lambda p: p.stat().st_mtime) for name in names]
+
+
 def fields(control: str) -> dict[str, str]:
     """Parse the first stanza of Debian control-file text into its fields."""
     parsed: dict[str, str] = {}

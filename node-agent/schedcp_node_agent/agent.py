@@ -35,6 +35,7 @@ from schedcp_node_agent.node_state import NodeStateClient, pod_reflector, pods_o
 from schedcp_node_agent.ops_server import AgentMetrics, Probes
 from schedcp_node_agent.pod_profiles import PodProfiles
 from schedcp_node_agent.sched_ext import SchedExt
+from schedcp_node_agent.tier2 import Tier2Profiler
 
 log = logging.getLogger("schedcp.agent")
 
@@ -47,6 +48,8 @@ class AgentConfig(BaseModel):
     artifacts_dir: Path | None = None
     profile_hz: float = 1.0
     window_seconds: int = 60
+    kubepods: str | None = None
+    bcc_python: list[str] = []
     health_interval_seconds: float = 0.25
     reconcile_interval_seconds: float = 30.0
     status_interval_seconds: float = 10.0
@@ -67,7 +70,8 @@ class NodeAgent:
         )
         self.kernel = SchedExt(config.host, config.bpftool)
         self.applier = Applier(self.kernel, artifacts, MemoryFile(config.host.state_dir), config.health)
-        self.profiles = PodProfiles(config.host, config.profile_hz, config.window_seconds)
+        tier2 = Tier2Profiler(config.bcc_python, window_seconds=config.window_seconds) if config.bcc_python else None
+        self.profiles = PodProfiles(config.host, config.profile_hz, config.window_seconds, config.kubepods, tier2)
         self.conditions: list[Condition] = []
         self.generation: int | None = None
 
@@ -77,6 +81,8 @@ class NodeAgent:
         self.pods.start()
         self.state.reflector.synced.wait(timeout=30)
         self._post(self.applier.adopt())
+        if self.profiles.tier2:
+            self.profiles.tier2.start()
         due = {"reconcile": 0.0, "status": 0.0, "profile": 0.0}
         while not stop.is_set():
             dirty = self._turn(due)
@@ -165,6 +171,8 @@ class NodeAgent:
     def _shut_down(self) -> None:
         self.state.reflector.stop()
         self.pods.stop()
+        if self.profiles.tier2:
+            self.profiles.tier2.stop()
         if self.config.unload_on_exit:
             verdict = self.applier.reconcile(NodeSchedulerStateSpec())
             self._post(verdict.notices)

@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--artifacts-dir", type=Path, default=None, help="read objects from here, not ConfigMaps")
     p.add_argument("--profile-hz", type=float, default=float(env("SCHEDCP_PROFILE_HZ", "1")))
     p.add_argument("--window-seconds", type=int, default=60)
+    p.add_argument("--kubepods", default=env("SCHEDCP_KUBEPODS"), help="the kubelet's cgroup root, if not kubepods")
+    p.add_argument("--bcc-python", default=env("SCHEDCP_BCC_PYTHON", ""),
+                   help="command of a Python with BCC (python3-bpfcc) for tier-2 profiling; empty: tier 1 only")
     p.add_argument("--status-interval", type=float, default=30.0, help="seconds between status writes without news")
     p.add_argument("--healthy-after", type=float, default=30.0, help="seconds before a revision is known-good")
     p.add_argument("--metrics-address", default="0.0.0.0")
@@ -81,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         artifacts_dir=args.artifacts_dir,
         profile_hz=args.profile_hz,
         window_seconds=args.window_seconds,
+        kubepods=args.kubepods,
+        bcc_python=args.bcc_python.split(),
         status_interval_seconds=args.status_interval,
         unload_on_exit=args.unload_on_exit,
         health=HealthPolicy(healthy_after_seconds=args.healthy_after),

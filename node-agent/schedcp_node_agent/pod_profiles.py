@@ -8,29 +8,20 @@ whose cgroup does not exist yet (still starting) is retried on the next pod upda
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from typing import Any
 
+from schedcp.api.v1alpha1.base import SchedulingMetrics
 from schedcp.api.v1alpha1.nodestate import PodProfile, ProfilingTier
 
 from schedcp_node_agent.host import HostPaths
 from schedcp_node_agent.pod_cgroups import PodCgroup, PodCgroupNotFound, PodCgroupResolver, QosClass
 from schedcp_node_agent.profiler import Profiler
+from schedcp_node_agent.tier2 import Tier2Profiler
 
 log = logging.getLogger("schedcp.agent.pods")
 
 MAX_REPORTED_PODS = 256
-
-
-def tier2_unavailable_reason(host: HostPaths, release: str) -> str:
-    """Why the eBPF (BCC) tier cannot run here; BCC compiles against the running kernel's headers."""
-    if importlib.util.find_spec("bcc") is None:
-        return "BCC (python3-bpfcc) is not installed in the agent image"
-    headers = host.root / "lib" / "modules" / release / "build"
-    if not headers.exists() and not (host.sys / "kernel" / "kheaders.tar.xz").exists():
-        return f"no kernel headers for {release} (neither {headers} nor CONFIG_IKHEADERS)"
-    return "the eBPF tier is not part of this agent version"
 
 
 class _Pod:
@@ -39,17 +30,32 @@ class _Pod:
 
 
 class PodProfiles:
-    def __init__(self, host: HostPaths, rate_hz: float, window_seconds: float, kubepods: str | None = None) -> None:
+    def __init__(
+        self, host: HostPaths, rate_hz: float, window_seconds: float,
+        kubepods: str | None = None, tier2: Tier2Profiler | None = None,
+    ) -> None:
         self.profiler = Profiler(window_seconds=window_seconds, rate_hz=rate_hz, proc=host.proc)
+        self.tier2 = tier2
         self.resolver: PodCgroupResolver | None = None
         try:
             self.resolver = PodCgroupResolver(host.cgroup, kubepods)
         except FileNotFoundError as error:
             log.warning("no cgroup hierarchy to profile: %s", error)
-        release = (host.proc / "sys" / "kernel" / "osrelease").read_text().strip()
-        self.tier = ProfilingTier.PROC
-        self.tier_reason = "tier 1 (/proc and cgroup files); tier 2 unavailable: " + tier2_unavailable_reason(host, release)
         self._pods: dict[str, _Pod] = {}
+
+    @property
+    def tier(self) -> ProfilingTier:
+        return ProfilingTier.EBPF if self.tier2 and self.tier2.ready.is_set() else ProfilingTier.PROC
+
+    @property
+    def tier_reason(self) -> str:
+        if self.tier2 is None:
+            return "tier 1 (/proc and cgroup files); tier 2 is off: no BCC Python configured (--bcc-python)"
+        if self.tier2.ready.is_set():
+            return "tier 2: BCC run-queue latency, wakeups and migrations per cgroup, on top of tier 1"
+        if self.tier2.failure:
+            return f"tier 1; tier 2 failed: {self.tier2.failure}"
+        return "tier 1 while the BCC collector compiles its program"
 
     def update_pods(self, pods: list[dict[str, Any]]) -> None:
         present = set()
@@ -87,8 +93,15 @@ class PodProfiles:
 
     def summaries(self) -> list[PodProfile]:
         profiles = [
-            PodProfile(namespace=p.namespace, name=p.name, cgroup_id=p.cgroup.cgroup_id, metrics=self.profiler.summary(uid))
+            PodProfile(namespace=p.namespace, name=p.name, cgroup_id=p.cgroup.cgroup_id, metrics=self._metrics(uid, p))
             for uid, p in self._pods.items()
         ]
         profiles.sort(key=lambda p: p.metrics.cpu_cores or 0.0, reverse=True)
         return profiles[:MAX_REPORTED_PODS]
+
+    def _metrics(self, uid: str, pod: _Pod) -> SchedulingMetrics:
+        metrics = self.profiler.summary(uid)
+        if self.tier != ProfilingTier.EBPF or pod.cgroup.cgroup_id is None:
+            return metrics
+        assert self.tier2 is not None
+        return metrics.model_copy(update=self.tier2.summary(pod.cgroup.cgroup_id).model_dump())

@@ -6,12 +6,20 @@
 for module in netfs 9pnet 9pnet_virtio 9p; do insmod /schedcp/modules/$module.ko || exit 1; done
 mkdir -p /host
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || exit 1
-mount -t proc proc /host/proc
-mount -t sysfs sys /host/sys
-mount -t devtmpfs dev /host/dev
-mount -t bpf bpf /host/sys/fs/bpf
-mount -t tmpfs tmp /host/tmp
-mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
+
+# Gives a root directory from the host the guest kernel's proc, sys (with bpffs, debugfs,
+# tracefs and cgroup2), dev and a writable tmp, so that programs chrooted there work.
+prepare_root() {
+  mount -t proc proc "$1/proc"
+  mount -t sysfs sys "$1/sys"
+  mount -t devtmpfs dev "$1/dev"
+  mount -t bpf bpf "$1/sys/fs/bpf"
+  mount -t cgroup2 cgroup2 "$1/sys/fs/cgroup"
+  mount -t debugfs debugfs "$1/sys/kernel/debug" 2>/dev/null
+  mount -t tracefs tracefs "$1/sys/kernel/tracing" 2>/dev/null
+  mount -t tmpfs tmp "$1/tmp"
+}
+prepare_root /host
 mkdir -p /host/tmp/guest
 cp -a /usr/sbin/bpftool /usr/lib/x86_64-linux-gnu /host/tmp/guest/
 export GUEST_BPFTOOL="/tmp/guest/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /tmp/guest/x86_64-linux-gnu /tmp/guest/bpftool"

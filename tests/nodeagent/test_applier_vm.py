@@ -24,7 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("vm_applier_scenario.py")
 
 GUEST = """
-mount -t cgroup2 none /host/sys/fs/cgroup
 mkdir -p /host/tmp/objects /host/tmp/state
 cp /schedcp/objects/* /host/tmp/objects/
 agent() {{

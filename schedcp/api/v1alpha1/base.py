@@ -155,4 +155,9 @@ class SchedulingMetrics(ApiModel):
     throttled_micros_per_second: Annotated[int | None, Field(ge=0)] = None
     threads: Annotated[int | None, Field(ge=0)] = None
     cpu_pressure_some_avg10: Annotated[float | None, Field(ge=0, le=100)] = None
+    # Tier 2 (eBPF): per wakeup-to-run event, not averaged per timeslice as run_delay_* are.
+    runq_latency_p50_micros: Annotated[int | None, Field(ge=0)] = None
+    runq_latency_p99_micros: Annotated[int | None, Field(ge=0)] = None
+    wakeups_per_second: Annotated[float | None, Field(ge=0)] = None
+    migrations_per_second: Annotated[float | None, Field(ge=0)] = None
     samples: Annotated[int, Field(ge=0)] = 0
