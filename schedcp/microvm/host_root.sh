@@ -19,8 +19,15 @@ prepare_root() {
   mount -t tracefs tracefs "$1/sys/kernel/tracing" 2>/dev/null
   mount -t tmpfs tmp "$1/tmp"
 }
+# The host's /tmp may hold the checkout itself (CI clones into it): its directories are
+# bound back, read-only, into the guest's writable /host/tmp.
+mkdir -p /host-tmp && mount --bind /host/tmp /host-tmp
 prepare_root /host
-mkdir -p /host/tmp/guest
-cp -a /usr/sbin/bpftool /usr/lib/x86_64-linux-gnu /host/tmp/guest/
-export GUEST_BPFTOOL="/tmp/guest/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /tmp/guest/x86_64-linux-gnu /tmp/guest/bpftool"
+for entry in /host-tmp/*/; do
+  name=$(basename "$entry")
+  mkdir -p "/host/tmp/$name" && mount --bind "$entry" "/host/tmp/$name"
+done
+mkdir -p /host/tmp/schedcp-guest
+cp -a /usr/sbin/bpftool /usr/lib/x86_64-linux-gnu /host/tmp/schedcp-guest/
+export GUEST_BPFTOOL="/tmp/schedcp-guest/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /tmp/schedcp-guest/x86_64-linux-gnu /tmp/schedcp-guest/bpftool"
 in_host() { chroot /host /usr/bin/env HOME=/tmp PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$@"; }

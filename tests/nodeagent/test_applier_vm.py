@@ -24,10 +24,10 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("vm_applier_scenario.py")
 
 GUEST = """
-mkdir -p /host/tmp/objects /host/tmp/state
-cp /schedcp/objects/* /host/tmp/objects/
+mkdir -p /host/tmp/schedcp-vm/objects /host/tmp/schedcp-vm/state
+cp /schedcp/objects/* /host/tmp/schedcp-vm/objects/
 agent() {{
-  in_host sh -c "cd {repo} && PYTHONDONTWRITEBYTECODE=1 {python} {scenario} $1 /tmp/objects /tmp/state" > /tmp/agent.log 2>&1
+  in_host sh -c "cd {repo} && PYTHONDONTWRITEBYTECODE=1 {python} {scenario} $1 /tmp/schedcp-vm/objects /tmp/schedcp-vm/state" > /tmp/agent.log 2>&1
   rc=$?
   report "{{\\"event\\":\\"exit\\",\\"phase\\":\\"$1\\",\\"rc\\":$rc,\\"log\\":\\"$(tail -n 15 /tmp/agent.log | tr '\\n\\"\\\\' '   ')\\"}}"
 }}
