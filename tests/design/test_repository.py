@@ -1,0 +1,72 @@
+"""The repository's ranking, measured on labelled workloads against a substring baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from schedcp.api.v1alpha1.policy import ObjectiveKind
+from schedcp.api.v1alpha1.template import Outcome
+from schedcp_operator.design.profile import Trait, WorkloadProfile
+from schedcp_operator.design.repository import Repository, history_entry, tokens, workload_signature
+
+LABELLED = yaml.safe_load(Path(__file__).with_name("labelled_workloads.yaml").read_text())
+
+
+def profile_of(case: dict) -> WorkloadProfile:
+    return WorkloadProfile(objective=case["objective"], traits=case["traits"], goal=case["goal"])
+
+
+def substring_baseline(repository: Repository, goal: str) -> list[str]:
+    """Templates ordered by how many goal words occur anywhere in their text."""
+    def hits(name: str) -> int:
+        spec = repository.get(name).spec
+        text = " ".join([spec.description, spec.algorithm, *spec.use_cases]).lower()
+        return sum(word in text for word in tokens(goal))
+    return sorted(repository.names(), key=lambda name: (-hits(name), name))
+
+
+def accuracy(rankings: list[list[str]], k: int) -> float:
+    return sum(case["expected"] in ranking[:k] for case, ranking in zip(LABELLED, rankings)) / len(LABELLED)
+
+
+@pytest.fixture(scope="module")
+def repository() -> Repository:
+    return Repository.from_builtins()
+
+
+def test_ranking_finds_the_expected_template(repository) -> None:
+    rankings = [[r.name for r in repository.search(profile_of(case), limit=5)] for case in LABELLED]
+    top1, top3 = accuracy(rankings, 1), accuracy(rankings, 3)
+    print(f"\nrepository ranking on {len(LABELLED)} labelled workloads: top-1 {top1:.2f}, top-3 {top3:.2f}")
+    assert {case["expected"] for case in LABELLED} == set(repository.names()), "every template is labelled"
+    assert top1 >= 0.8 and top3 == 1.0
+
+
+def test_ranking_beats_substring_matching(repository) -> None:
+    ours = accuracy([[r.name for r in repository.search(profile_of(c), limit=5)] for c in LABELLED], 1)
+    baseline = accuracy([substring_baseline(repository, c["goal"]) for c in LABELLED], 1)
+    print(f"\ntop-1: ranking {ours:.2f}, substring baseline {baseline:.2f}")
+    assert ours > baseline
+
+
+def test_an_ejection_on_this_workload_is_an_anti_pattern_that_pushes_the_template_down(repository) -> None:
+    profile = WorkloadProfile(objective=ObjectiveKind.THROUGHPUT, traits=[Trait.CPU_BOUND], goal="throughput")
+    assert repository.search(profile)[0].name == "fifo"
+    local = Repository(dict(repository.entries))
+    for _ in range(3):
+        entry = history_entry(profile, "fifo-abc", Outcome.EJECTED, note="runnable task stall")
+        local.entries["fifo"] = local.entries["fifo"].model_copy(update={"history": [*local.entries["fifo"].history, entry]})
+    ranked = local.search(profile, limit=5)
+    assert ranked[0].name != "fifo"
+    assert "history on this workload: -2.0 over 3" in next(r for r in ranked if r.name == "fifo").reasons
+    assert local.anti_patterns(profile) == [f"fifo on {workload_signature(profile)}: Ejected (runnable task stall)"] * 3
+    assert repository.anti_patterns(profile) == []
+
+
+def test_signature_ignores_trait_order() -> None:
+    a = WorkloadProfile(objective=ObjectiveKind.LATENCY, traits=[Trait.MIXED_LOAD, Trait.LATENCY_SENSITIVE])
+    b = WorkloadProfile(objective=ObjectiveKind.LATENCY, traits=[Trait.LATENCY_SENSITIVE, Trait.MIXED_LOAD])
+    assert workload_signature(a) == workload_signature(b) == "latency+latency-sensitive+mixed-load"
