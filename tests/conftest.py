@@ -10,6 +10,7 @@ import pytest
 
 from schedcp_cli.components import wait_until
 from schedcp_cli.devcluster.cluster import DevCluster
+from tests.messages_api.server import MessagesServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,3 +42,10 @@ def namespace(kube_cluster: DevCluster) -> Iterator[str]:
 def crds_installed(kube_cluster: DevCluster) -> None:
     kube_cluster.kubectl("apply", "-f", str(REPO / "crds"))
     kube_cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+
+
+@pytest.fixture
+def messages_api() -> Iterator[MessagesServer]:
+    """A scripted Messages API on 127.0.0.1 for the real anthropic SDK (tests call assert_done)."""
+    with MessagesServer().running() as server:
+        yield server

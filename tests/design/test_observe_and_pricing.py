@@ -59,9 +59,9 @@ def test_aggregate_sums_rates_and_keeps_the_worst_tail() -> None:
 
 def test_prices_per_model_family_and_cache_discounts() -> None:
     assert price_of("claude-sonnet-4-5-20250929") == price_of("claude-sonnet-4-5")
-    # 1M input + 1M output on Sonnet 4.5: 3 + 15 USD; a cached read costs a tenth of input.
-    assert cost_usd("claude-sonnet-4-5", 1_000_000, 1_000_000) == Decimal(18)
-    assert cost_usd("claude-sonnet-4-5", 0, 0, cache_read=1_000_000) == Decimal("0.3")
-    assert cost_usd("claude-sonnet-4-5", 0, 0, cache_write=1_000_000) == Decimal("3.75")
+    # 1M input + 1M output on Sonnet 5.5: 2 + 10 USD; a cached read costs a tenth of input.
+    assert cost_usd("claude-sonnet-5-5", 1_000_000, 1_000_000) == Decimal(12)
+    assert cost_usd("claude-sonnet-5-5", 0, 0, cache_read=1_000_000) == Decimal("0.2")
+    assert cost_usd("claude-sonnet-5-5", 0, 0, cache_write=1_000_000) == Decimal("2.5")
     with pytest.raises(UnknownModel):
         price_of("gpt-4")

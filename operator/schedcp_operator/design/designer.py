@@ -44,7 +44,8 @@ class DesignRecord(BaseModel):
 def _context(role: Role, ws: Workspace) -> dict[str, Any]:
     profile = ws.profile
     if role is OBSERVATION:
-        return {"objective": profile.objective, "goal": profile.goal}
+        summary = profile.model_dump(mode="json", exclude={"description"}, exclude_none=True)
+        return {"profile": summary, "details": "get_workload_profile with details=true adds each pod"}
     if role is PLANNING:
         # The ranking is cheap and deterministic: handing it over saves a round trip.
         ranked = search_repository(ws, SearchRepository(limit=3))

@@ -1,6 +1,6 @@
 """List prices of Claude models, in one place: every design call is priced from here.
 
-USD per million tokens, from Anthropic's public price list. Cache writes (5-minute
+USD per million tokens, from Anthropic's public model pages (checked 2026-11-24). Cache writes (5-minute
 TTL) cost 1.25x the input price and cache reads 0.1x, which is why the stable prefix
 (system prompt and tools) is marked for caching.
 """
@@ -28,10 +28,14 @@ class Price(BaseModel):
 
 
 PRICES: dict[str, Price] = {
+    "claude-fable-5-1": Price(input=Decimal(10), output=Decimal(50)),
+    "claude-opus-5": Price(input=Decimal(5), output=Decimal(25)),
     "claude-opus-4-5": Price(input=Decimal(5), output=Decimal(25)),
     "claude-opus-4-1": Price(input=Decimal(15), output=Decimal(75)),
+    "claude-sonnet-5-5": Price(input=Decimal(2), output=Decimal(10)),
+    "claude-sonnet-5": Price(input=Decimal(2), output=Decimal(10)),
+    "claude-sonnet-4-6": Price(input=Decimal(3), output=Decimal(15)),
     "claude-sonnet-4-5": Price(input=Decimal(3), output=Decimal(15)),
-    "claude-sonnet-4": Price(input=Decimal(3), output=Decimal(15)),
     "claude-haiku-4-5": Price(input=Decimal(1), output=Decimal(5)),
 }
 

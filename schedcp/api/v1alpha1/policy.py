@@ -76,7 +76,7 @@ class Budget(ApiModel):
 class Designer(ApiModel):
     kind: DesignerKind = DesignerKind.OFFLINE
     model: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9.\-]*$")] = (
-        "claude-sonnet-4-5"
+        "claude-sonnet-5-5"
     )
     budget: Budget = Budget()
     max_repairs: Annotated[int, Field(ge=0, le=10)] = 3
