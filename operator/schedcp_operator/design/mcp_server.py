@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 from kubernetes import client, config
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, Field
+from mcp.server.mcpserver.exceptions import ToolError as McpToolError
+from pydantic import BaseModel, Field, ValidationError
 
 from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, LabelSelector
 from schedcp.api.v1alpha1.kinds import SCHEDULER_POLICY
@@ -95,10 +96,12 @@ def _as_function(model: type[BaseModel], handler: Callable[[BaseModel], BaseMode
     """A function whose keyword parameters are the model's fields, so MCP clients see a flat schema."""
 
     def call(**kwargs: Any) -> BaseModel:
+        # MCP's ToolError reaches the client with its message; any other exception is
+        # reported as a crash with the message withheld.
         try:
             return handler(model(**kwargs))
-        except ToolError as error:
-            raise ValueError(str(error)) from error
+        except (ToolError, ValidationError) as error:
+            raise McpToolError(str(error)) from error
 
     parameters = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=field.default if not field.is_required() else inspect.Parameter.empty,
@@ -138,3 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         server.run("streamable-http", host=args.host, port=args.port)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
