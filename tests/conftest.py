@@ -10,7 +10,7 @@ import pytest
 
 from schedcp_cli.components import wait_until
 from schedcp_cli.devcluster.cluster import DevCluster
-from tests.messages_api.server import MessagesServer
+from tests.messages_api.server import MessagesServer, start_messages_server
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,5 +47,5 @@ def crds_installed(kube_cluster: DevCluster) -> None:
 @pytest.fixture
 def messages_api() -> Iterator[MessagesServer]:
     """A scripted Messages API on 127.0.0.1 for the real anthropic SDK (tests call assert_done)."""
-    with MessagesServer().running() as server:
+    with start_messages_server() as server:
         yield server

@@ -11,6 +11,7 @@ import json
 import logging
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +23,16 @@ from schedcp.lifetime import die_with_parent
 from schedcp.microvm.accel import accelerator_args
 from schedcp.provisioning.guest import base_initramfs, pack_cpio
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
-from schedcp.provisioning.modules import ninep_modules
+from schedcp.provisioning.modules import NET_MODULES, NINEP_MODULES, guest_modules
 
 log = logging.getLogger(__name__)
 
+RESULTS = "results.jsonl"
+
 HOST_ROOT_SCRIPT = Path(__file__).with_name("host_root.sh")
+NETWORK_SCRIPT = Path(__file__).with_name("network.sh")
+# Where the guest finds a host port forwarded to it (QEMU user network's guestfwd).
+GUEST_FORWARD_ADDRESS = "10.0.2.100"
 
 INIT = """#!/bin/sh
 mount -t proc proc /proc
@@ -40,6 +46,7 @@ export PATH=/usr/bin:/usr/sbin:/bin:/sbin:/schedcp/bin
 report() { printf '%s\\n' "$1" > /dev/hvc0; }
 report '{"event":"booted","kernel":"'"$(uname -r)"'","cpus":'"$(nproc)"'}'
 cd /schedcp
+[ -f /schedcp/network.sh ] && . /schedcp/network.sh
 [ -f /schedcp/host_root.sh ] && . /schedcp/host_root.sh
 . /schedcp/run.sh
 report '{"event":"finished"}'
@@ -86,6 +93,49 @@ def _payload(workdir: Path, script: str, files: dict[str, Path]) -> Path:
     return pack_cpio(root, workdir / "payload.cpio.gz")
 
 
+class Forward(BaseModel):
+    """The guest's GUEST_FORWARD_ADDRESS:guest_port reaches the host's 127.0.0.1:host_port."""
+
+    guest_port: int
+    host_port: int
+
+
+class VmOptions(BaseModel):
+    cpus: int = 2
+    memory_mb: int = 1024
+    share_host: bool = False
+    forward: Forward | None = None
+
+
+def _qemu_args(workdir: Path, script: str, files: dict[str, Path], options: VmOptions, kernel: KernelArtifacts) -> list[str]:
+    """Write the initramfs for `script` into workdir; return QEMU's command line."""
+    base = base_initramfs()
+    files = dict(files)
+    extra: list[str] = []
+    if options.share_host:
+        files["host_root.sh"] = HOST_ROOT_SCRIPT
+        files.update({f"modules/{m.name}": m for m in guest_modules(kernel, NINEP_MODULES)})
+        # multidevs=remap: the host's /proc, /sys and /dev roots share inode numbers, and
+        # without remapping the guest confuses them (proc ends up mounted on /host/sys).
+        extra += ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"]
+    if options.forward:
+        files["network.sh"] = NETWORK_SCRIPT
+        files.update({f"modules/{m.name}": m for m in guest_modules(kernel, NET_MODULES)})
+        relay = f"{sys.executable} -m schedcp.microvm.relay {options.forward.host_port}"
+        rule = f"tcp:{GUEST_FORWARD_ADDRESS}:{options.forward.guest_port}-cmd:{relay}"
+        extra += ["-netdev", f"user,id=net0,restrict=on,guestfwd={rule}", "-device", "virtio-net-pci,netdev=net0"]
+    initramfs = workdir / "initramfs.cpio.gz"
+    initramfs.write_bytes(base.read_bytes() + _payload(workdir, script, files).read_bytes())
+    return [
+        "qemu-system-x86_64", *accelerator_args(kernel.vmlinuz, base), "-smp", str(options.cpus),
+        "-m", str(options.memory_mb), "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+        "-kernel", str(kernel.vmlinuz), "-initrd", str(initramfs),
+        "-append", "console=ttyS0 quiet panic=-1 rdinit=/init",
+        "-device", "virtio-serial-pci", "-chardev", f"file,id=results,path={workdir / RESULTS}",
+        "-device", "virtconsole,chardev=results", *extra,
+    ]
+
+
 def run_script(
     script: str,
     files: dict[str, Path] | None = None,
@@ -102,31 +152,13 @@ def run_script(
     script can run host programs there with `in_host CMD...` (see host_root.sh).
     """
     kernel = kernel or provision_kernel()
-    base = base_initramfs()
-    files = dict(files or {})
-    share_args: list[str] = []
-    if share_host:
-        files["host_root.sh"] = HOST_ROOT_SCRIPT
-        files.update({f"modules/{m.name}": m for m in ninep_modules(kernel)})
-        # multidevs=remap: the host's /proc, /sys and /dev roots share inode numbers, and
-        # without remapping the guest confuses them (proc ends up mounted on /host/sys).
-        share_args = ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"]
+    options = VmOptions(cpus=cpus, memory_mb=memory_mb, share_host=share_host)
     with tempfile.TemporaryDirectory(prefix="schedcp-vm-") as tmp:
         workdir = Path(tmp)
-        initramfs = workdir / "initramfs.cpio.gz"
-        initramfs.write_bytes(base.read_bytes() + _payload(workdir, script, files).read_bytes())
-        accel = accelerator_args(kernel.vmlinuz, base)
-        results = workdir / "results.jsonl"
-        args = [
-            "qemu-system-x86_64", *accel, "-smp", str(cpus), "-m", str(memory_mb),
-            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
-            "-kernel", str(kernel.vmlinuz), "-initrd", str(initramfs),
-            "-append", "console=ttyS0 quiet panic=-1 rdinit=/init",
-            "-device", "virtio-serial-pci", "-chardev", f"file,id=results,path={results}",
-            "-device", "virtconsole,chardev=results", *share_args,
-        ]
+        args = _qemu_args(workdir, script, files or {}, options, kernel)
         started = time.monotonic()
         console, timed_out = _run_qemu(args, timeout)
+        results = workdir / RESULTS
         reports = _parse_reports(results.read_text(errors="replace")) if results.exists() else []
     return VmResult(
         reports=reports,
@@ -134,8 +166,37 @@ def run_script(
         timed_out=timed_out,
         finished=any(r.get("event") == "finished" for r in reports),
         seconds=round(time.monotonic() - started, 2),
-        accelerator="kvm" if "kvm" in accel[1] else "tcg",
+        accelerator="kvm" if "kvm" in args[1] else "tcg",
     )
+
+
+class RunningVm:
+    """A VM that runs until stopped (a node), its console in a log file."""
+
+    def __init__(self, script: str, files: dict[str, Path], options: VmOptions, console_log: Path,
+                 kernel: KernelArtifacts | None = None) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="schedcp-vm-"))
+        self.console_log = console_log
+        args = _qemu_args(self.workdir, script, files, options, kernel or provision_kernel())
+        with console_log.open("wb") as sink:
+            self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                                            preexec_fn=die_with_parent)
+
+    def reports(self) -> list[dict[str, Any]]:
+        results = self.workdir / RESULTS
+        return _parse_reports(results.read_text(errors="replace")) if results.exists() else []
+
+    def console(self, tail: int = 4000) -> str:
+        return self.console_log.read_text(errors="replace")[-tail:]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _run_qemu(args: list[str], timeout: float) -> tuple[str, bool]:

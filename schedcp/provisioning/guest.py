@@ -24,7 +24,7 @@ BUSYBOX = Path("/bin/busybox")
 APPLETS = (
     "sh", "mount", "umount", "mkdir", "cat", "echo", "ls", "rm", "sleep", "dmesg", "poweroff",
     "grep", "sed", "head", "tail", "date", "timeout", "kill", "wc", "tr", "cut", "seq", "true", "false", "ln",
-    "chmod", "nproc", "uname", "test", "[", "printf", "awk", "stat", "find", "env",
+    "chmod", "nproc", "uname", "test", "[", "printf", "awk", "stat", "find", "env", "ip", "insmod",
 )
 
 

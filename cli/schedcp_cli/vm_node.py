@@ -1,0 +1,55 @@
+"""A Kubernetes node that is a micro-VM with a sched_ext kernel, running the real agent.
+
+The guest mounts the host's tree read-only (so it runs this checkout's virtualenv), has
+a network that reaches only the API server (QEMU user networking, restrict=on, one
+guestfwd to the apiserver's loopback port), and runs `schedcp-node-agent` with the
+guest's trixie bpftool against its own kernel. The agent's logs go to the VM's serial
+console, which lands in a file on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from schedcp.microvm.runner import GUEST_FORWARD_ADDRESS, Forward, RunningVm, VmOptions
+
+API_GUEST_PORT = 6443
+AGENT = """
+mkdir -p /host/tmp/schedcp-vm/state
+report '{{"event":"agent-starting"}}'
+in_host env NODE_NAME={node} PYTHONDONTWRITEBYTECODE=1 {python} -m schedcp_node_agent \\
+  --kubeconfig {kubeconfig} --state-dir /tmp/schedcp-vm/state --bpftool "$GUEST_BPFTOOL" \\
+  --artifacts-namespace {namespace} --metrics-port 0 --status-interval {status_interval} {extra} > /dev/ttyS0 2>&1
+report "{{\\"event\\":\\"agent-exited\\",\\"rc\\":$?}}"
+"""
+
+
+def guest_kubeconfig(admin_kubeconfig: Path, target: Path) -> Path:
+    """The admin kubeconfig, pointed at the forwarded address; the certificate names localhost."""
+    document = json.loads(admin_kubeconfig.read_text())
+    cluster = document["clusters"][0]["cluster"]
+    cluster["server"] = f"https://{GUEST_FORWARD_ADDRESS}:{API_GUEST_PORT}"
+    cluster["tls-server-name"] = "localhost"
+    target.write_text(json.dumps(document, indent=2))
+    target.chmod(0o600)
+    return target
+
+
+class VmNode:
+    def __init__(self, node: str, admin_kubeconfig: Path, server: str, workdir: Path, *,
+                 namespace: str = "schedcp-system", status_interval: float = 5, extra_args: str = "") -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        kubeconfig = guest_kubeconfig(admin_kubeconfig, workdir / f"{node}.kubeconfig")
+        script = AGENT.format(node=node, python=sys.executable, kubeconfig=kubeconfig, namespace=namespace,
+                              status_interval=status_interval, extra=extra_args)
+        port = urlparse(server).port
+        assert port, f"no port in {server}"
+        options = VmOptions(share_host=True, memory_mb=1536, forward=Forward(guest_port=API_GUEST_PORT, host_port=port))
+        self.node = node
+        self.vm = RunningVm(script, {}, options, workdir / f"{node}.console.log")
+
+    def stop(self) -> None:
+        self.vm.stop()
