@@ -32,6 +32,8 @@ def test_offline_designs_pass_the_verifier() -> None:
         configs[(spec.source.code, tuple(sorted(tunables.items())))] = (choice.template, tunables)
     candidates = [Candidate(template, source, tunables) for (source, _), (template, tunables) in configs.items()]
     reports = {key: report for key, report in zip(configs, verify_all(candidates))}
+    for (template, _), report in zip(configs.values(), reports.values()):
+        assert report.passed, (template, [(s.name, s.result, s.message, s.log[-3000:]) for s in report.stages])
 
     def verifier(source: str, tunables: dict[str, int], dynamic: bool):  # the boot above, looked up
         return reports[(source, tuple(sorted(tunables.items())))]

@@ -82,4 +82,6 @@ def plan_offline(ws: Workspace) -> DesignOutcome:
             agreement = f"; the repository ranks it #{rank}" if rank else ""
             return finish(ws, Finish(rationale=f"offline rule: {rule}{agreement}"))
         rule = f"{attempt} failed verification, falling back to fair sharing"
-    raise DesignError(f"offline planner: neither {choice.template} nor {FAIR} passed verification")
+    failed = next((st for st in ws.report.stages if st.result == "Failed"), None) if ws.report else None
+    why = f": {failed.name}: {failed.message}" if failed else ""
+    raise DesignError(f"offline planner: neither {choice.template} nor {FAIR} passed verification{why}"[:2000])
