@@ -10,7 +10,13 @@ import yaml
 from schedcp.api.v1alpha1.policy import ObjectiveKind
 from schedcp.api.v1alpha1.template import Outcome
 from schedcp_operator.design.profile import Trait, WorkloadProfile
-from schedcp_operator.design.repository import Repository, history_entry, tokens, workload_signature
+from schedcp_operator.design.repository import (
+    Repository,
+    history_entry,
+    signature_similarity,
+    tokens,
+    workload_signature,
+)
 
 LABELLED = yaml.safe_load(Path(__file__).with_name("labelled_workloads.yaml").read_text())
 
@@ -61,9 +67,37 @@ def test_an_ejection_on_this_workload_is_an_anti_pattern_that_pushes_the_templat
         local.entries["fifo"] = local.entries["fifo"].model_copy(update={"history": [*local.entries["fifo"].history, entry]})
     ranked = local.search(profile, limit=5)
     assert ranked[0].name != "fifo"
-    assert "history on this workload: -2.0 over 3" in next(r for r in ranked if r.name == "fifo").reasons
+    assert "history on similar workloads: -2.0 over 3" in next(r for r in ranked if r.name == "fifo").reasons
     assert local.anti_patterns(profile) == [f"fifo on {workload_signature(profile)}: Ejected (runnable task stall)"] * 3
     assert repository.anti_patterns(profile) == []
+
+
+def test_history_carries_over_to_similar_workloads_only(repository) -> None:
+    recorded = WorkloadProfile(objective=ObjectiveKind.LATENCY, traits=[Trait.LATENCY_SENSITIVE, Trait.MIXED_LOAD])
+    local = Repository(dict(repository.entries))
+    entry = history_entry(recorded, "latency-class-1", Outcome.EJECTED, note="batch pods starved")
+    local.entries["latency-class"] = local.entries["latency-class"].model_copy(update={"history": [entry] * 3})
+    similar = recorded.model_copy(update={"traits": [*recorded.traits, Trait.CONTENDED]})  # 2 of 3 traits shared
+    other = recorded.model_copy(update={"objective": ObjectiveKind.BALANCED})
+
+    def scored(repo: Repository, profile: WorkloadProfile) -> tuple[float, list[str]]:
+        ranked = next(r for r in repo.search(profile, limit=5) if r.name == "latency-class")
+        return ranked.score, ranked.reasons
+
+    (exact_before, _), (exact_after, _) = scored(repository, recorded), scored(local, recorded)
+    (similar_before, _), (similar_after, reasons) = scored(repository, similar), scored(local, similar)
+    assert exact_after < exact_before and similar_after < similar_before
+    assert exact_before - exact_after > similar_before - similar_after, "less similar evidence counts less"
+    assert "history on similar workloads: -1.3 over 3" in reasons
+    assert scored(local, other) == scored(repository, other)
+    assert local.anti_patterns(similar) == [], "anti-patterns are for the same signature only"
+
+
+def test_signature_similarity() -> None:
+    assert signature_similarity("latency+a+b", "latency+b+a") == 1.0
+    assert signature_similarity("latency+a+b", "latency+a+b+c") == 2 / 3
+    assert signature_similarity("latency+a", "balanced+a") == 0.0
+    assert signature_similarity("latency", "latency") == 1.0
 
 
 def test_signature_ignores_trait_order() -> None:

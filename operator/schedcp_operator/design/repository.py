@@ -7,8 +7,9 @@ scores, each explained in `Ranked.reasons`:
   is for (for templates outside the table, traits found in its text);
 - text: BM25 of the goal, the query and the traits' words over the template's
   description, algorithm, use cases and limitations (limitations count against);
-- history: outcomes recorded for the same workload signature, better for Improved,
-  worse for Regressed, Ejected or Rejected (those are also the anti-patterns).
+- history: outcomes recorded for similar workload signatures (same objective, mostly the
+  same traits), scaled by similarity; better for Improved, worse for Regressed, Ejected
+  or Rejected. Those on the same signature are the anti-patterns shown to the planner.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 from kubernetes import client
 from pydantic import BaseModel
 
-from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION
+from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, SchedulingMetrics
 from schedcp.api.v1alpha1.kinds import SCHEDULER_TEMPLATE
 from schedcp.api.v1alpha1.policy import ObjectiveKind
 from schedcp.api.v1alpha1.template import HistoryEntry, Origin, Outcome, SchedulerTemplateSpec, SchedulerTemplateStatus
@@ -30,6 +31,10 @@ from schedcp.templates import builtin_templates
 from schedcp_operator.design.profile import Trait, WorkloadProfile
 
 HISTORY_LIMIT = 100
+# A trait set sharing at least half its traits with another (Jaccard) is the same kind of
+# workload for history: one more trait such as `contended` should not forget an ejection.
+SIMILAR_SIGNATURE = 0.5
+STATUS_ATTEMPTS = 3
 STRUCTURE_WEIGHT, TEXT_WEIGHT, HISTORY_WEIGHT = 1.0, 0.6, 2.5
 OUTCOME_SCORE = {Outcome.IMPROVED: 1.0, Outcome.NEUTRAL: 0.0, Outcome.REGRESSED: -1.0,
                  Outcome.EJECTED: -2.0, Outcome.REJECTED: -1.5}
@@ -84,6 +89,16 @@ def tokens(text: str) -> list[str]:
 
 def workload_signature(profile: WorkloadProfile) -> str:
     return "+".join([profile.objective, *sorted(profile.traits)])
+
+
+def signature_similarity(a: str, b: str) -> float:
+    """0 for different objectives, else the Jaccard index of the two trait sets."""
+    objective_a, *traits_a = a.split("+")
+    objective_b, *traits_b = b.split("+")
+    if objective_a != objective_b:
+        return 0.0
+    union = set(traits_a) | set(traits_b)
+    return len(set(traits_a) & set(traits_b)) / len(union) if union else 1.0
 
 
 class Bm25:
@@ -152,14 +167,19 @@ class Repository:
         structure = sum(affinity.get(f, 0.0) for f in features)
         text, matched = index.score(name, wanted)
         penalty, _ = against.score(name, wanted)
-        outcomes = [OUTCOME_SCORE[Outcome(h.outcome)] for h in self.entries[name].history
-                    if h.workload_signature == signature]
-        history = sum(outcomes) / len(outcomes) if outcomes else 0.0
+        history, outcomes = self._history(name, signature)
         score = STRUCTURE_WEIGHT * structure + TEXT_WEIGHT * (text - 0.5 * penalty) + HISTORY_WEIGHT * history
         reasons = [f"fits {', '.join(f for f in features if affinity.get(f, 0) > 0)}"] if structure > 0 else []
         reasons += [f"text: {', '.join(matched[:6])}"] if matched else []
-        reasons += [f"history on this workload: {history:+.1f} over {len(outcomes)}"] if outcomes else []
+        reasons += [f"history on similar workloads: {history:+.1f} over {outcomes}"] if outcomes else []
         return Ranked(name=name, score=score, reasons=reasons or ["no specific match"])
+
+    def _history(self, name: str, signature: str) -> tuple[float, int]:
+        """Mean outcome score on similar workloads, each scaled by its similarity so that
+        evidence from a less similar workload counts less; and how many entries counted."""
+        scaled = [similarity * OUTCOME_SCORE[Outcome(h.outcome)] for h in self.entries[name].history
+                  if (similarity := signature_similarity(h.workload_signature, signature)) >= SIMILAR_SIGNATURE]
+        return (sum(scaled) / len(scaled) if scaled else 0.0), len(scaled)
 
     def _affinity_from_text(self, name: str) -> dict[str, float]:
         """A cluster template outside the table: a trait counts where its words appear."""
@@ -193,12 +213,29 @@ def record_outcome(api: client.ApiClient, repository: Repository, template: str,
         except client.ApiException as error:
             if error.status != 409:
                 raise
+    history = _append_history(custom, template, entry)
+    repository.entries[template] = current.model_copy(update={"history": history, "in_cluster": True})
+
+
+def _append_history(custom: client.CustomObjectsApi, template: str, entry: HistoryEntry) -> list[HistoryEntry]:
+    """A concurrent writer makes the replace fail with 409 (stale resourceVersion) rather
+    than lose its entry; then we read again and retry."""
+    for _ in range(STATUS_ATTEMPTS - 1):
+        try:
+            return _replace_history(custom, template, entry)
+        except client.ApiException as error:
+            if error.status != 409:
+                raise
+    return _replace_history(custom, template, entry)
+
+
+def _replace_history(custom: client.CustomObjectsApi, template: str, entry: HistoryEntry) -> list[HistoryEntry]:
     obj = custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, template)
     status = SchedulerTemplateStatus.model_validate(obj.get("status") or {})
-    history = [*status.history, entry][-HISTORY_LIMIT:]
+    history = [*status.history, entry][-HISTORY_LIMIT:]  # the schema's bound: the oldest go
     obj["status"] = status.model_copy(update={"history": history}).to_wire()
     custom.replace_cluster_custom_object_status(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, template, obj)
-    repository.entries[template] = current.model_copy(update={"history": history, "in_cluster": True})
+    return history
 
 
 def promote(api: client.ApiClient, repository: Repository, name: str, spec: SchedulerTemplateSpec) -> bool:
@@ -216,6 +253,8 @@ def promote(api: client.ApiClient, repository: Repository, name: str, spec: Sche
 
 
 def history_entry(profile: WorkloadProfile, revision: str, outcome: Outcome, node: str | None = None,
-                  note: str = "") -> HistoryEntry:
+                  note: str = "", after: SchedulingMetrics | None = None) -> HistoryEntry:
+    """An outcome for `profile`: its protected pods' metrics are the `before`."""
     return HistoryEntry(workload_signature=workload_signature(profile), revision=revision, node=node, outcome=outcome,
-                        before=profile.protected, note=note, time=datetime.now(timezone.utc).replace(microsecond=0))
+                        before=profile.protected, after=after, note=note,
+                        time=datetime.now(timezone.utc).replace(microsecond=0))
