@@ -126,6 +126,18 @@ class DebianSuite:
         return [max(archives.glob(f"{name}_*.deb"), key=lambda p: p.stat().st_mtime) for name in names]
 
 
+MERGED_USR = ("lib", "lib64", "bin", "sbin")
+
+
+def merged_usr_links(root: Path) -> None:
+    """Debian since trixie ships files under /usr only; base-files' /lib -> usr/lib style
+    links are what make /lib64/ld-linux-x86-64.so.2 and /bin/sh resolve in an unpacked root."""
+    for merged in MERGED_USR:
+        if not (root / merged).exists():
+            (root / "usr" / merged).mkdir(parents=True, exist_ok=True)
+            (root / merged).symlink_to(f"usr/{merged}")
+
+
 def fields(control: str) -> dict[str, str]:
     """Parse the first stanza of Debian control-file text into its fields."""
     parsed: dict[str, str] = {}

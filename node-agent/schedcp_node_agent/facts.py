@@ -7,20 +7,12 @@ is reported as such so that the operator skips it instead of failing a rollout t
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from schedcp.api.v1alpha1.nodestate import KernelFacts
 
-from schedcp_node_agent.host import HostPaths
+from schedcp_node_agent.host import HostPaths, read_value
 
 BPF_FS_MAGIC = "bpf"
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
 
 
 def cgroup_version(host: HostPaths) -> int | None:
@@ -32,7 +24,7 @@ def cgroup_version(host: HostPaths) -> int | None:
 
 def bpffs_mounted(host: HostPaths) -> bool:
     target = str(host.bpffs)
-    for line in (_read(host.proc / "self" / "mounts") or "").splitlines():
+    for line in (read_value(host.proc / "self" / "mounts") or "").splitlines():
         fields = line.split()
         if len(fields) >= 3 and fields[1] == target and fields[2] == BPF_FS_MAGIC:
             return True
@@ -41,10 +33,10 @@ def bpffs_mounted(host: HostPaths) -> bool:
 
 def _cpu_topology(host: HostPaths) -> tuple[int | None, int | None, bool | None]:
     cpus_dir = host.sys / "devices" / "system" / "cpu"
-    online = _read(cpus_dir / "online")
+    online = read_value(cpus_dir / "online")
     cpus = _count_cpu_list(online) if online else os.cpu_count()
     nodes = len(list((host.sys / "devices" / "system" / "node").glob("node[0-9]*"))) or None
-    smt_active = _read(cpus_dir / "smt" / "active")
+    smt_active = read_value(cpus_dir / "smt" / "active")
     return cpus, nodes, None if smt_active is None else smt_active == "1"
 
 
@@ -60,8 +52,8 @@ def _count_cpu_list(text: str) -> int:
 def gather_facts(host: HostPaths) -> KernelFacts:
     cpus, numa_nodes, smt = _cpu_topology(host)
     return KernelFacts(
-        release=_read(host.proc / "sys" / "kernel" / "osrelease") or os.uname().release,
-        boot_id=_read(host.proc / "sys" / "kernel" / "random" / "boot_id"),
+        release=read_value(host.proc / "sys" / "kernel" / "osrelease") or os.uname().release,
+        boot_id=read_value(host.proc / "sys" / "kernel" / "random" / "boot_id"),
         sched_ext=host.sched_ext.is_dir(),
         btf=(host.sys / "kernel" / "btf" / "vmlinux").exists(),
         bpffs_mounted=bpffs_mounted(host),

@@ -12,6 +12,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 
+def read_value(path: Path) -> str | None:
+    """A sysfs or procfs value, stripped; None when the file is absent or unreadable."""
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
 class HostPaths(BaseModel):
     model_config = ConfigDict(frozen=True)
 

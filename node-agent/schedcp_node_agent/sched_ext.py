@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.nodestate import SchedExtState
 
-from schedcp_node_agent.host import HostPaths
+from schedcp_node_agent.host import HostPaths, read_value
 
 ENABLE_TIMEOUT_SECONDS = 5.0
 
@@ -52,9 +52,9 @@ class SchedExt:
         root = self.host.sched_ext
         if not root.is_dir():
             return Observation(state=SchedExtState.UNSUPPORTED)
-        state = SchedExtState(_read(root / "state") or SchedExtState.DISABLED)
-        seq = _read(root / "enable_seq")
-        ops = _read(root / "root" / "ops") if state == SchedExtState.ENABLED else None
+        state = SchedExtState(read_value(root / "state") or SchedExtState.DISABLED)
+        seq = read_value(root / "enable_seq")
+        ops = read_value(root / "root" / "ops") if state == SchedExtState.ENABLED else None
         return Observation(state=state, ops=ops or None, enable_seq=int(seq) if seq else None)
 
     def pinned(self) -> list[Path]:
@@ -124,13 +124,6 @@ class SchedExt:
             output = (result.stderr or result.stdout).strip()
             raise SchedExtError(f"bpftool {' '.join(args[:4])} failed: {output[-300:]}", output)
         return result
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
 
 
 def _hex(data: bytes) -> list[str]:

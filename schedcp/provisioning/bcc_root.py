@@ -15,14 +15,13 @@ import subprocess
 from pathlib import Path
 
 from schedcp.cache import cache_root
-from schedcp.debian_packages import DebianSuite
+from schedcp.debian_packages import DebianSuite, merged_usr_links
 from schedcp.provisioning.kernel import KernelArtifacts
 
 log = logging.getLogger(__name__)
 
 BCC_SUITE = "trixie"
 BCC_PACKAGES = ["python3-bpfcc"]
-MERGED_USR = ("lib", "lib64", "bin", "sbin")
 
 
 def _header_packages(release: str) -> list[str]:
@@ -41,9 +40,7 @@ def bcc_root(kernel: KernelArtifacts) -> Path:
     partial = root.with_suffix(".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    for merged in MERGED_USR:
-        (partial / "usr" / merged).mkdir(parents=True, exist_ok=True)
-        (partial / merged).symlink_to(f"usr/{merged}")
+    merged_usr_links(partial)
     for deb in debs:
         subprocess.run(["dpkg-deb", "-x", str(deb), str(partial)], check=True)
     for package in _header_packages(kernel.release):

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from schedcp.cache import cache_root
-from schedcp.debian_packages import DebianSuite
+from schedcp.debian_packages import DebianSuite, merged_usr_links
 
 GUEST_SUITE = "trixie"
 GUEST_PACKAGES = ("bpftool", "libc6", "libcap2", "libelf1t64", "zlib1g", "libzstd1", "libgcc-s1")
@@ -44,10 +44,7 @@ def _populate(root: Path) -> None:
     suite = DebianSuite(GUEST_SUITE)
     for package in GUEST_PACKAGES:
         shutil.copytree(suite.extract(package), root, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns(".complete", "share"))
-    for merged in ("lib", "lib64", "bin", "sbin"):
-        if not (root / merged).exists():
-            (root / "usr" / merged).mkdir(parents=True, exist_ok=True)
-            (root / merged).symlink_to(f"usr/{merged}")
+    merged_usr_links(root)
     shutil.copy2(BUSYBOX, root / "usr" / "bin" / "busybox")
     for applet in APPLETS:
         link = root / "usr" / "bin" / applet
