@@ -3,7 +3,9 @@
 Tunables become `-D NAME=value` defines: bpftool, which loads schedulers on nodes and in
 the verifier's VM, cannot rewrite read-only data at load time, and a define lets the
 compiler and the kernel verifier see the value as a constant. The object's sha256 is
-recorded, since it is what actually reaches a kernel.
+recorded, since it is what actually reaches a kernel. Builds are reproducible (the
+build directory and include paths are mapped out of the debug info), so the operator
+can rebuild a verified revision and get the very bytes whose digest the verifier pinned.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def compile_scheduler(source: str, tunables: dict[str, int], vmlinux_h: Path, wo
     source_path = workdir / "scheduler.bpf.c"
     source_path.write_text(source)
     target = workdir / "scheduler.bpf.o"
+    prefix_maps = (f"{workdir}=build", f"{INCLUDE_DIR}=include", f"{vmlinux_h.parent}=vmlinux")
     args = [
         "clang", *BPF_CFLAGS, *defines(tunables), f"-I{INCLUDE_DIR}", f"-I{vmlinux_h.parent}",
-        "-c", str(source_path), "-o", str(target),
+        *(f"-ffile-prefix-map={m}" for m in prefix_maps), "-c", str(source_path), "-o", str(target),
     ]
     result = subprocess.run(args, capture_output=True, text=True, check=False)
     if result.returncode != 0:

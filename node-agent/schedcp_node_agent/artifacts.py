@@ -17,9 +17,7 @@ from typing import Protocol
 from kubernetes import client
 
 from schedcp.api.v1alpha1.base import RevisionReference
-
-OBJECT_KEY = "scheduler.bpf.o"
-
+from schedcp.artifacts import OBJECT_KEY, object_configmap_name
 
 class ArtifactUnavailable(Exception):
     pass
@@ -35,10 +33,6 @@ class DigestMismatch(Exception):
 
 class ArtifactSource(Protocol):
     def fetch(self, revision: RevisionReference) -> bytes: ...
-
-
-def object_configmap_name(revision_name: str) -> str:
-    return f"schedcp-object-{revision_name}"[:253]
 
 
 class ConfigMapArtifacts:

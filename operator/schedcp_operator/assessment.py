@@ -15,6 +15,7 @@ from schedcp_operator.semantics import Finding
 
 ACCEPTED = "Accepted"
 READY = "Ready"
+_BEFORE_LIFECYCLE = (None, Phase.INVALID, Phase.DISABLED)
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,15 @@ def verdict(spec: SchedulerPolicySpec | None, found: list[Finding]) -> Verdict:
 
 
 def next_status(previous: SchedulerPolicyStatus, found: Verdict, generation: int) -> SchedulerPolicyStatus:
-    conditions = previous.conditions
-    for type, (status, reason, message) in ((ACCEPTED, found.accepted), (READY, found.ready)):
-        conditions = set_condition(
-            conditions, type=type, status=status, reason=reason, message=message, observed_generation=generation
-        )
-    return previous.model_copy(update={"phase": found.phase, "observed_generation": generation, "conditions": conditions})
+    """Acceptance always; the phase only where the lifecycle has not taken over (it owns
+    every phase after Pending, and reverts nodes itself when mode turns Off)."""
+    conditions = set_condition(previous.conditions, type=ACCEPTED, status=found.accepted[0], reason=found.accepted[1],
+                               message=found.accepted[2], observed_generation=generation)
+    phase = previous.phase
+    if found.phase == Phase.INVALID or phase in _BEFORE_LIFECYCLE:
+        phase = found.phase
+    if phase != previous.phase:
+        status, reason, message = found.ready
+        conditions = set_condition(conditions, type=READY, status=status, reason=reason, message=message,
+                                   observed_generation=generation)
+    return previous.model_copy(update={"phase": phase, "observed_generation": generation, "conditions": conditions})

@@ -11,6 +11,7 @@ import kopf
 from kubernetes import client, config
 
 from schedcp_operator import peering, policy_handlers  # noqa: F401  (registers handlers)
+from schedcp_operator.lifecycle import Lifecycle, Settings
 
 FINALIZER = "schedcp.io/finalizer"
 ANNOTATION_PREFIX = "schedcp.io"
@@ -26,6 +27,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--priority", type=int, default=None, help="peering priority (default: random)")
     parser.add_argument("--peering-lifetime", type=int, default=60, help="seconds until a silent peer is dead")
     parser.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL")
+    parser.add_argument("--artifacts-namespace", default="schedcp-system",
+                        help="namespace of the ConfigMaps that carry verified scheduler objects to the agents")
+    parser.add_argument("--release-timeout", type=float, default=60.0,
+                        help="seconds a deleted policy waits for its nodes to report their previous scheduler")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
@@ -89,6 +94,8 @@ async def _operate(args: argparse.Namespace, priority: int) -> None:
             clusterwide=not args.namespace,
             namespaces=args.namespace,
             ready_flag=ready,
+            memo=kopf.Memo(lifecycle=Lifecycle(_load_kube_config(), Settings(
+                artifacts_namespace=args.artifacts_namespace, release_timeout_seconds=args.release_timeout))),
         )
     finally:
         announcer.cancel()

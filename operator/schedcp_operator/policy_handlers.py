@@ -1,20 +1,25 @@
-"""kopf handlers for SchedulerPolicy: validate, assess, write status, post Events."""
+"""kopf handlers for SchedulerPolicy: validate and assess on every spec change, advance
+the lifecycle on a timer, revert the nodes before the finalizer goes."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import kopf
+from kubernetes import client
 from pydantic import ValidationError
 
-from schedcp.api.v1alpha1 import SCHEDULER_POLICY, ConditionStatus
+from schedcp.api.v1alpha1 import GROUP, SCHEDULER_POLICY, VERSION, ConditionStatus
 from schedcp.api.v1alpha1.policy import SchedulerPolicySpec, SchedulerPolicyStatus
 from schedcp.conditions import find_condition
 from schedcp_operator import semantics
 from schedcp_operator.assessment import ACCEPTED, Verdict, next_status, verdict
+from schedcp_operator.lifecycle import Lifecycle, PolicyView, Settings
 
 RESOURCE = (SCHEDULER_POLICY.group, SCHEDULER_POLICY.version, SCHEDULER_POLICY.plural)
+STEP_INTERVAL_SECONDS = 2.0
 
 
 def _parse(spec: kopf.Spec) -> tuple[SchedulerPolicySpec | None, list[semantics.Finding]]:
@@ -61,9 +66,51 @@ def reconcile(
     logger.info("generation %d assessed: phase %s", generation, outcome.phase)
 
 
+def _lifecycle(memo: kopf.Memo) -> Lifecycle:
+    if "lifecycle" not in memo:
+        memo["lifecycle"] = Lifecycle(client.ApiClient(), memo.get("settings") or Settings())
+    return memo["lifecycle"]
+
+
+def _fresh(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        return client.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace, SCHEDULER_POLICY.plural, name)
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+@kopf.timer(*RESOURCE, interval=STEP_INTERVAL_SECONDS, initial_delay=1.0)
+def advance(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    """One lifecycle step on the object as it is now (kopf's copy may lag our own writes)."""
+    lifecycle = _lifecycle(memo)
+    obj = _fresh(lifecycle.api, meta["namespace"], meta["name"])
+    if obj is None or obj["metadata"].get("deletionTimestamp"):
+        return
+    policy = PolicyView.of(obj)
+    status, events = lifecycle.step(policy)
+    if status != policy.status:
+        obj["status"] = status.to_wire()
+        client.CustomObjectsApi(lifecycle.api).replace_namespaced_custom_object_status(
+            GROUP, VERSION, policy.namespace, SCHEDULER_POLICY.plural, policy.name, obj)
+        if status.phase != policy.status.phase:
+            logger.info("phase %s -> %s", policy.status.phase, status.phase)
+    for event in events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
 @kopf.on.delete(*RESOURCE)
-def release(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
-    # No node carries anything of this policy before rollout exists; once it does, the
-    # nodes are reverted here, before kopf removes the finalizer.
-    logger.info("policy deleted; releasing")
-    kopf.event(body, type="Normal", reason="Released", message="policy deleted; finalizer removed")
+def release(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    """Nodes go back to what they ran before this policy, then kopf removes the finalizer;
+    an operator that was down during the deletion does this when it returns."""
+    lifecycle = _lifecycle(memo)
+    obj = _fresh(lifecycle.api, meta["namespace"], meta["name"])
+    if obj is None:
+        return
+    since = datetime.fromisoformat(str(meta.get("deletionTimestamp")).replace("Z", "+00:00"))
+    waiting = lifecycle.release(PolicyView.of(obj), since)
+    if waiting:
+        raise kopf.TemporaryError(waiting, delay=2)
+    logger.info("policy deleted; nodes released")
+    kopf.event(body, type="Normal", reason="Released", message="nodes reverted to their previous scheduler")

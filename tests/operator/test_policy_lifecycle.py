@@ -46,14 +46,16 @@ def events(kube_cluster, namespace: str, name: str, reason: str) -> list[dict]:
     return [e for e in json.loads(listed.stdout)["items"] if e["reason"] == reason]
 
 
-def settled(kube_cluster, namespace: str, name: str, operator) -> dict:
-    """Wait until the operator has assessed the current generation, and return the object."""
+def settled(kube_cluster, namespace: str, name: str, operator, phase: str | None = None) -> dict:
+    """Wait until the operator has assessed the current generation and the lifecycle has
+    taken its first step (or reached `phase`), and return the object."""
 
     def assessed():
         body = policy(kube_cluster, namespace, name)
         status = body.get("status", {})
         done = body and status.get("observedGeneration") == body["metadata"]["generation"]
-        return body if done and "Ready" in conditions(body) else None
+        moved = status.get("phase") == phase if phase else status.get("phase") not in (None, "Pending")
+        return body if done and moved and "Ready" in conditions(body) else None
 
     return wait_until(assessed, 60, f"policy {name} assessed", operator.recent)
 
@@ -64,12 +66,16 @@ def test_kubectl_get_shows_phase_and_ready_condition_set_by_the_operator(
     operator = start_operator("--standalone")
     apply(kube_cluster, namespace, example(), tmp_path)
     body = settled(kube_cluster, namespace, "latency-web", operator)
-    assert body["status"]["phase"] == "Pending"
+    assert body["status"]["phase"] == "Profiling"
     assert conditions(body)["Accepted"]["status"] == "True"
-    table = kube_cluster.kubectl("get", "schedulerpolicies", "-n", namespace).stdout
-    header, row = table.splitlines()[:2]
-    assert header.split()[:5] == ["NAME", "MODE", "PHASE", "READY", "REASON"]
-    assert row.split()[:5] == ["latency-web", "Recommend", "Pending", "False", "AwaitingProfiles"]
+
+    def table() -> list[list[str]] | None:
+        rows = [line.split() for line in kube_cluster.kubectl("get", "schedulerpolicies", "-n", namespace).stdout.splitlines()]
+        return rows if rows[1][4] == "NoPodsSelected" else None
+
+    header, row = wait_until(table, 30, "the profiling step's reason", operator.recent)[:2]
+    assert header[:5] == ["NAME", "MODE", "PHASE", "READY", "REASON"]
+    assert row[:5] == ["latency-web", "Recommend", "Profiling", "False", "NoPodsSelected"]
     accepted = wait_until(lambda: events(kube_cluster, namespace, "latency-web", "Accepted"), 30, "event", operator.recent)
     assert accepted[0]["type"] == "Normal"
 
@@ -118,7 +124,7 @@ def test_meaningless_spec_gets_a_false_condition_and_an_event_and_the_operator_g
     )[0]
     assert event["type"] == "Warning"
     apply(kube_cluster, namespace, example("fine"), tmp_path)
-    assert settled(kube_cluster, namespace, "fine", operator)["status"]["phase"] == "Pending"
+    assert settled(kube_cluster, namespace, "fine", operator)["status"]["phase"] == "Profiling"
     assert operator.alive()
 
 
@@ -127,9 +133,8 @@ def test_spec_update_is_reassessed_under_the_new_generation(kube_cluster, namesp
     apply(kube_cluster, namespace, example(), tmp_path)
     first = settled(kube_cluster, namespace, "latency-web", operator)
     apply(kube_cluster, namespace, example(mode="Off"), tmp_path)
-    second = settled(kube_cluster, namespace, "latency-web", operator)
+    second = settled(kube_cluster, namespace, "latency-web", operator, phase="Disabled")
     assert second["status"]["observedGeneration"] == first["status"]["observedGeneration"] + 1
-    assert second["status"]["phase"] == "Disabled"
 
 
 def test_operator_killed_mid_reconcile_converges_to_the_same_status(

@@ -23,10 +23,10 @@ from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, LabelSelector
 from schedcp.api.v1alpha1.kinds import SCHEDULER_POLICY
 from schedcp.api.v1alpha1.policy import Mode, Objective, ObjectiveKind, SchedulerPolicySpec
 
-from schedcp_operator.design.cluster_profiles import profile_from_cluster
 from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.tools import TOOLS, ProfileView, ToolError, Workspace
+from schedcp_operator.workload import observe_workload
 
 # The design tools an outside agent gets: not the roles' hand-offs (describe_workload,
 # decide_plan, finish, record_outcome), which only make sense inside the operator's loop.
@@ -74,22 +74,25 @@ class McpSession:
         return self.api
 
     def analyse(self, args: AnalyseWorkloads) -> ProfileView:
-        profile = profile_from_cluster(self._cluster(), args.namespace, args.match_labels, args.protect_labels,
-                                       args.objective, args.goal)
+        spec = _policy_spec(args.match_labels, args.protect_labels, args.objective, args.goal)
+        profile, _ = observe_workload(self._cluster(), args.namespace, spec).design_profile(spec)
         self.ws = Workspace(profile, self.ws.repository, verifier=self.ws.verifier)
         return ProfileView(profile=profile)
 
     def propose_policy(self, args: ProposePolicy) -> PolicyFiled:
-        spec = SchedulerPolicySpec(
-            pod_selector=LabelSelector(match_labels=args.match_labels), goal=args.goal, mode=Mode.RECOMMEND,
-            objective=Objective(kind=args.objective,
-                                protect=LabelSelector(match_labels=args.protect_labels) if args.protect_labels else None),
-        )
+        spec = _policy_spec(args.match_labels, args.protect_labels, args.objective, args.goal)
         body = {"apiVersion": API_VERSION, "kind": SCHEDULER_POLICY.kind,
                 "metadata": {"name": args.name, "namespace": args.namespace}, "spec": spec.to_wire()}
         client.CustomObjectsApi(self._cluster()).create_namespaced_custom_object(
             GROUP, VERSION, args.namespace, SCHEDULER_POLICY.plural, body)
         return PolicyFiled(namespace=args.namespace, name=args.name, mode=Mode.RECOMMEND)
+
+
+def _policy_spec(select: dict[str, str], protect: dict[str, str], objective: ObjectiveKind, goal: str) -> SchedulerPolicySpec:
+    return SchedulerPolicySpec(
+        pod_selector=LabelSelector(match_labels=select), goal=goal, mode=Mode.RECOMMEND,
+        objective=Objective(kind=objective, protect=LabelSelector(match_labels=protect) if protect else None),
+    )
 
 
 def _as_function(model: type[BaseModel], handler: Callable[[BaseModel], BaseModel], returns: type) -> Callable[..., Any]:

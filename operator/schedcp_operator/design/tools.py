@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from schedcp.api.v1alpha1.nodestate import PodProfile
 from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, Outcome, Tunable
-from schedcp.verifying.verifier import verify
+from schedcp.verifying.cache import verify_remembered
 
 from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.design.repository import Repository
@@ -64,7 +64,7 @@ class Workspace:
         self.profile = profile
         self.pods = pods or []
         self.repository = repository
-        self.verifier = verifier or (lambda source, tunables, dynamic: verify(source, tunables, dynamic=dynamic))
+        self.verifier = verifier or verify_remembered
         self.plan: PlanDecision | None = None
         self.candidate: Candidate | None = None
         self.report: VerificationReport | None = None

@@ -79,6 +79,8 @@ SCHEDULER_POLICY = Kind(
         condition_column("Ready", "Ready", "status"),
         condition_column("Reason", "Ready", "reason"),
         PrinterColumn("Revision", ".status.revision.name"),
+        PrinterColumn("Nodes", ".status.nodes.targeted", "integer"),
+        PrinterColumn("Active", ".status.nodes.active", "integer"),
         PrinterColumn("Objective", ".spec.objective.kind", priority=1),
         PrinterColumn("Designer", ".spec.designer.kind", priority=1),
         AGE,

@@ -12,6 +12,7 @@ Refinements of the DESIGN.md sketch, and why:
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -21,11 +22,14 @@ from pydantic import ConfigDict, Field
 from schedcp.api.v1alpha1.base import (
     DECIMAL_USD,
     DNS_SUBDOMAIN,
+    SHA256_HEX,
     ApiModel,
     Conditions,
     LabelKey,
     LabelSelector,
     LabelValue,
+    ObjectReference,
+    RevisionReference,
     SchedulingMetrics,
     cel,
     k8s_extensions,
@@ -87,6 +91,16 @@ class Rollout(ApiModel):
     evaluation_window_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
     max_regression_percent: Annotated[int, Field(ge=0, le=100)] = 5
     max_unavailable: Annotated[int, Field(ge=1, le=1000)] = 1
+    activation_timeout_seconds: Annotated[
+        int, Field(ge=10, le=3600, description="A node that has not reported the revision active by then stalled.")
+    ] = 180
+
+
+class ProfilingRequirements(ApiModel):
+    min_samples: Annotated[
+        int, Field(ge=1, le=3600, description="Samples each selected pod's profile needs before a design starts.")
+    ] = 10
+    timeout_seconds: Annotated[int, Field(ge=10, le=86_400)] = 600
 
 
 class SchedulerPolicySpec(ApiModel):
@@ -109,6 +123,7 @@ class SchedulerPolicySpec(ApiModel):
     mode: Mode = Mode.RECOMMEND
     designer: Designer = Designer()
     rollout: Rollout = Rollout()
+    profiling: ProfilingRequirements = ProfilingRequirements()
     priority: Annotated[int, Field(ge=0, le=1000)] = 100
     approved_revision: Annotated[
         str | None, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
@@ -138,6 +153,7 @@ class ProfileSummary(ApiModel):
 
 class ChosenRevision(ApiModel):
     name: Annotated[str, Field(max_length=253)]
+    sha256: Annotated[str | None, Field(pattern=SHA256_HEX)] = None
     template: Annotated[str | None, Field(max_length=253)] = None
     rationale: Annotated[str, Field(max_length=8192)] = ""
 
@@ -156,13 +172,46 @@ class DesignCost(ApiModel):
     usd: Annotated[str, Field(pattern=DECIMAL_USD)] = "0"
 
 
+class NodePhase(StrEnum):
+    PENDING = "Pending"  # chosen, nothing written yet
+    APPLIED = "Applied"  # desiredRevision written, the agent has not reported it active
+    ACTIVE = "Active"
+    FAILED = "Failed"  # ejected, stalled or regressed
+    REVERTED = "Reverted"  # back on what it ran before this policy
+    YIELDED = "Yielded"  # another policy owns the node
+
+
+class NodeRollout(ApiModel):
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    canary: bool = False
+    phase: NodePhase = NodePhase.PENDING
+    since: datetime | None = None
+    previous: Annotated[
+        RevisionReference | None, Field(description="What the node ran before this policy; restored on rollback.")
+    ] = None
+    message: Annotated[str, Field(max_length=1024)] = ""
+    previous_owner: ObjectReference | None = None
+    metrics_before: SchedulingMetrics | None = None
+    others_before: SchedulingMetrics | None = None
+
+
+class RolloutProgress(ApiModel):
+    revision: RevisionReference
+    nodes: Annotated[list[NodeRollout], Field(max_length=1000)] = []
+
+
 class SchedulerPolicyStatus(ApiModel):
     phase: Phase | None = None
+    phase_since: datetime | None = None
+    spec_digest: Annotated[
+        str | None, Field(pattern=SHA256_HEX, description="Digest of the spec fields the design was made for.")
+    ] = None
     observed_generation: Annotated[int | None, Field(ge=0)] = None
     conditions: Conditions = []
     profile: ProfileSummary | None = None
     revision: ChosenRevision | None = None
     nodes: NodeCounts | None = None
     cost: DesignCost | None = None
+    rollout: RolloutProgress | None = None
     metrics_before: SchedulingMetrics | None = None
     metrics_after: SchedulingMetrics | None = None

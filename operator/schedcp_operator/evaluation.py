@@ -1,0 +1,57 @@
+"""Did a revision make the protected pods worse? The canary's verdict, as a pure function.
+
+The measure follows the objective: the tail of the protected pods' wait for a CPU for
+latency (tier-2 run-queue latency when the agent has it, else tier-1 run delay), their
+CPU time for the others. The other selected pods' CPU time may fall by at most the
+batch loss the user accepted. Differences below a noise floor never count: tier-1 run
+delay comes in scheduler ticks, and a tenth of a core is within one sample's jitter.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from schedcp.api.v1alpha1.base import SchedulingMetrics
+from schedcp.api.v1alpha1.policy import ObjectiveKind
+
+LATENCY_NOISE_MICROS = 200
+CPU_NOISE_CORES = 0.1
+
+
+class Judgement(NamedTuple):
+    regressed: bool
+    summary: str
+
+
+def _latency_tail(m: SchedulingMetrics) -> tuple[str, float | None]:
+    if m.runq_latency_p99_micros is not None:
+        return "run-queue latency p99 (µs)", m.runq_latency_p99_micros
+    return "run delay p99 (µs)", m.run_delay_p99_micros
+
+
+def _worse(before: float, after: float, percent: int, noise: float, lower_is_better: bool) -> bool:
+    change = after - before if lower_is_better else before - after
+    return change > noise and change > before * percent / 100
+
+
+def judge(objective: ObjectiveKind, before: SchedulingMetrics | None, after: SchedulingMetrics | None,
+          others_before: SchedulingMetrics | None, others_after: SchedulingMetrics | None,
+          max_regression_percent: int, max_batch_loss_percent: int) -> Judgement:
+    if before is None or after is None:
+        return Judgement(False, "no protected pod was measured both before and after")
+    findings, regressed = [], False
+    if objective == ObjectiveKind.LATENCY:
+        name, old = _latency_tail(before)
+        _, new = _latency_tail(after)
+        if old is not None and new is not None:
+            findings.append(f"{name} {old:.0f} -> {new:.0f}")
+            regressed |= _worse(old, new, max_regression_percent, LATENCY_NOISE_MICROS, lower_is_better=True)
+    elif before.cpu_cores is not None and after.cpu_cores is not None:
+        findings.append(f"protected CPU cores {before.cpu_cores:.2f} -> {after.cpu_cores:.2f}")
+        regressed |= _worse(before.cpu_cores, after.cpu_cores, max_regression_percent, CPU_NOISE_CORES, False)
+    if others_before and others_after and others_before.cpu_cores is not None and others_after.cpu_cores is not None:
+        findings.append(f"other pods' CPU cores {others_before.cpu_cores:.2f} -> {others_after.cpu_cores:.2f}")
+        regressed |= _worse(others_before.cpu_cores, others_after.cpu_cores, max_batch_loss_percent, CPU_NOISE_CORES,
+                            False)
+    verdict = "regressed beyond the policy's limits" if regressed else "within the policy's limits"
+    return Judgement(regressed, f"{verdict}: {'; '.join(findings) or 'no comparable measure'}")

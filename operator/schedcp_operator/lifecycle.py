@@ -1,0 +1,529 @@
+"""The life of an accepted SchedulerPolicy: Profiling -> Designing -> Verifying ->
+(Recommended ->) Canary -> RollingOut -> Active, or Failed / RolledBack.
+
+Each call of `Lifecycle.step` reads the world afresh (the policy, its pods, the nodes'
+states, its revision), takes at most one phase's worth of action and returns the status
+to write. Everything a later step needs is in that status or in objects named by it, so
+an operator that dies anywhere picks up where the status says: a finished design is a
+SchedulerRevision whose name the status holds, and is never designed again.
+
+The circuit breaker: a node that ejects the revision, does not report it active in time,
+or (on a canary) makes the protected pods worse than the policy allows, sends every node
+this policy touched back to what it ran before, and the rollout stops (RolledBack).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import anthropic
+from kubernetes import client
+
+from schedcp.api.v1alpha1.base import ConditionStatus, ObjectReference, RevisionReference, now
+from schedcp.api.v1alpha1.policy import (
+    ChosenRevision,
+    DesignCost,
+    DesignerKind,
+    Mode,
+    NodeCounts,
+    NodePhase,
+    NodeRollout,
+    Phase,
+    ProfileSummary,
+    RolloutProgress,
+    SchedulerPolicySpec,
+    SchedulerPolicyStatus,
+)
+from schedcp.conditions import set_condition
+from schedcp.verifying.cache import verify_remembered
+
+from schedcp_operator.conflicts import outranks
+from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError
+from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
+from schedcp_operator.design.observe import aggregate
+from schedcp_operator.design.repository import Repository
+from schedcp_operator.design.tools import Workspace
+from schedcp_operator.evaluation import judge
+from schedcp_operator.node_assignments import Assignments, owned_by, runs
+from schedcp_operator.revisions import PublishRefused, Revisions, revision_name, revision_spec
+from schedcp_operator.workload import NodeReport, Workload, node_reports, observe_workload
+
+log = logging.getLogger("schedcp.lifecycle")
+
+READY, PROFILED, DESIGNED, VERIFIED, ROLLED_OUT, CONFLICT = (
+    "Ready", "Profiled", "Designed", "Verified", "RolledOut", "Conflict")
+# Fields a user may change without asking for a new design.
+_NOT_DESIGN_INPUTS = {"mode", "approved_revision", "rollout", "priority"}
+_WRITTEN = (NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
+
+
+def spec_digest(spec: SchedulerPolicySpec) -> str:
+    inputs = spec.model_dump(mode="json", exclude=_NOT_DESIGN_INPUTS)
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    created: str
+    spec: SchedulerPolicySpec
+    status: SchedulerPolicyStatus
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> PolicyView:
+        meta = obj["metadata"]
+        return cls(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"], generation=int(meta.get("generation") or 0),
+                   created=meta.get("creationTimestamp") or "", spec=SchedulerPolicySpec.model_validate(obj["spec"]),
+                   status=SchedulerPolicyStatus.model_validate(obj.get("status") or {}))
+
+    @property
+    def ref(self) -> ObjectReference:
+        return ObjectReference(name=self.name, namespace=self.namespace)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    reason: str
+    message: str
+
+
+class Settings:
+    def __init__(self, artifacts_namespace: str = "schedcp-system", anthropic_factory: Callable[[], anthropic.Anthropic]
+                 = anthropic.Anthropic, release_timeout_seconds: float = 60) -> None:
+        self.artifacts_namespace = artifacts_namespace
+        self.anthropic_factory = anthropic_factory
+        self.release_timeout_seconds = release_timeout_seconds
+
+
+@dataclass
+class _Step:
+    """One step's working copy: the status being built and the Events to post."""
+
+    policy: PolicyView
+    status: SchedulerPolicyStatus
+    events: list[Event] = field(default_factory=list)
+
+    def condition(self, type: str, status: ConditionStatus, reason: str, message: str) -> None:
+        self.status.conditions = set_condition(self.status.conditions, type=type, status=status, reason=reason,
+                                               message=message[:32000], observed_generation=self.policy.generation)
+
+    def ready(self, status: ConditionStatus, reason: str, message: str) -> None:
+        self.condition(READY, status, reason, message)
+
+    def enter(self, phase: Phase, reason: str, message: str, *, ready: ConditionStatus = ConditionStatus.FALSE,
+              event_type: str = "Normal") -> None:
+        self.status.phase = phase
+        self.status.phase_since = now()
+        self.ready(ready, reason, message)
+        self.events.append(Event(event_type, reason, message[:1000]))
+
+    def fail(self, reason: str, message: str) -> None:
+        self.enter(Phase.FAILED, reason, message, event_type="Warning")
+
+    def waited(self) -> float:
+        since = self.status.phase_since or now()
+        return (now() - since).total_seconds()
+
+
+class Lifecycle:
+    def __init__(self, api: client.ApiClient, settings: Settings) -> None:
+        self.api = api
+        self.settings = settings
+        self.revisions = Revisions(api, settings.artifacts_namespace)
+        self.assignments = Assignments(api)
+
+    # -- the entry point -------------------------------------------------------------------
+
+    def step(self, policy: PolicyView) -> tuple[SchedulerPolicyStatus, list[Event]]:
+        st = _Step(policy, policy.status.model_copy(deep=True))
+        phase = st.status.phase
+        if phase in (None, Phase.INVALID):
+            return st.status, []
+        if policy.spec.mode == Mode.OFF:
+            self._disable(st)
+        elif phase == Phase.PENDING or (st.status.spec_digest != spec_digest(policy.spec) and phase != Phase.DISABLED):
+            self._start(st)
+        else:
+            handler = {
+                Phase.PROFILING: self._profiling, Phase.DESIGNING: self._designing, Phase.VERIFYING: self._verifying,
+                Phase.RECOMMENDED: self._recommended, Phase.CANARY: self._canary,
+                Phase.ROLLING_OUT: self._rolling_out, Phase.ACTIVE: self._active,
+            }.get(phase)
+            if handler:
+                handler(st)
+        st.status.nodes = _counts(st.status.rollout)
+        return st.status, st.events
+
+    # -- phases ----------------------------------------------------------------------------
+
+    def _start(self, st: _Step) -> None:
+        again = st.status.spec_digest is not None and st.status.phase != Phase.PENDING
+        st.status.spec_digest = spec_digest(st.policy.spec)
+        st.status.revision = None
+        why = "the spec changed: profiling again for a new design" if again else "waiting for the selected pods' profiles"
+        st.enter(Phase.PROFILING, "Profiling", why)
+
+    def _profiling(self, st: _Step) -> None:
+        spec = st.policy.spec
+        workload = observe_workload(self.api, st.policy.namespace, spec)
+        problem = _profile_problem(workload, spec.profiling.min_samples, st.policy.namespace)
+        if problem:
+            reason, message = problem
+            if st.waited() > spec.profiling.timeout_seconds:
+                st.condition(PROFILED, ConditionStatus.FALSE, "ProfilingTimedOut", message)
+                st.fail("ProfilingTimedOut", f"after {spec.profiling.timeout_seconds}s: {message}")
+                return
+            st.condition(PROFILED, ConditionStatus.FALSE, reason, message)
+            st.ready(ConditionStatus.FALSE, reason, message)
+            return
+        profile, _ = workload.design_profile(spec)
+        st.status.profile = ProfileSummary(selected_pods=len(workload.pods), nodes=len(workload.hosts()),
+                                           metrics=profile.protected)
+        st.status.metrics_before = profile.protected
+        message = (f"{len(workload.pods)} pods on {len(workload.hosts())} nodes; "
+                   f"traits: {', '.join(profile.traits) or 'none'}")
+        st.condition(PROFILED, ConditionStatus.TRUE, "Profiled", message)
+        st.enter(Phase.DESIGNING, "Designing", f"profiled {message}; designing with {spec.designer.kind}")
+
+    def _designing(self, st: _Step) -> None:
+        spec = st.policy.spec
+        workload = observe_workload(self.api, st.policy.namespace, spec)
+        profile, pods = workload.design_profile(spec)
+        ws = Workspace(profile, Repository.load(self.api), pods)
+        try:
+            record = self._design(spec, ws)
+        except BudgetExhausted as error:
+            st.condition(DESIGNED, ConditionStatus.FALSE, "BudgetExhausted", str(error))
+            st.fail("BudgetExhausted", str(error))
+            return
+        except DesignError as error:
+            st.condition(DESIGNED, ConditionStatus.FALSE, "DesignFailed", str(error))
+            st.fail("DesignFailed", str(error))
+            return
+        report = record.outcome.report
+        assert report.object_sha256, "a verified design has an object digest"
+        name = revision_name(st.policy.name, report.object_sha256)
+        self.revisions.create(name, revision_spec(st.policy.ref, record), report)
+        candidate = record.outcome.candidate
+        st.status.revision = ChosenRevision(name=name, sha256=report.object_sha256, template=candidate.template,
+                                            rationale=record.outcome.rationale[:8192])
+        spend = record.spend
+        st.status.cost = DesignCost(calls=spend.calls, input_tokens=spend.input_tokens + spend.cache_read_tokens
+                                    + spend.cache_write_tokens, output_tokens=spend.output_tokens, usd=f"{spend.usd:.6f}")
+        message = (f"{record.designer} designed revision {name} from {candidate.template or 'new source'}: "
+                   f"{record.outcome.rationale}")
+        st.condition(DESIGNED, ConditionStatus.TRUE, "Designed", message)
+        st.enter(Phase.VERIFYING, "Designed", message)
+
+    def _design(self, spec: SchedulerPolicySpec, ws: Workspace) -> DesignRecord:
+        if spec.designer.kind == DesignerKind.OFFLINE:
+            return design_offline(ws)
+        loop = ClaudeLoop(self.settings.anthropic_factory(), spec.designer.model, spec.designer.budget,
+                          spec.designer.max_repairs)
+        try:
+            return design_with_claude(loop, ws)
+        except anthropic.APIStatusError as error:
+            if error.status_code == 429 or error.status_code >= 500:
+                raise  # transient: the step is retried
+            raise DesignError(f"the Messages API refused the design: {error.status_code} {error.message}") from error
+
+    def _verifying(self, st: _Step) -> None:
+        chosen = st.status.revision
+        assert chosen is not None and chosen.sha256
+        found = self.revisions.read(chosen.name)
+        if found is None:
+            st.fail("RevisionMissing", f"SchedulerRevision {chosen.name} was deleted before it was rolled out")
+            return
+        spec, status = found
+        report = status.verification
+        if report is None:  # the operator stopped between creating the revision and its status
+            report = verify_remembered(spec.source.code, spec.tunables)
+            self.revisions.record_verification(chosen.name, report)
+        if not report.passed or report.object_sha256 != chosen.sha256:
+            failed = next((s for s in report.stages if s.result == "Failed"), None)
+            why = f"{failed.name}: {failed.message}" if failed else "the verified object is not the designed one"
+            st.condition(VERIFIED, ConditionStatus.FALSE, "VerificationFailed", why)
+            st.fail("VerificationFailed", f"revision {chosen.name} did not pass verification; {why}")
+            return
+        try:
+            self.revisions.publish(RevisionReference(name=chosen.name, sha256=chosen.sha256), spec)
+        except PublishRefused as error:
+            st.fail("PublishRefused", str(error))
+            return
+        st.condition(VERIFIED, ConditionStatus.TRUE, "Passed", f"revision {chosen.name} passed all verifier stages")
+        if st.policy.spec.mode == Mode.RECOMMEND and st.policy.spec.approved_revision != chosen.name:
+            st.enter(Phase.RECOMMENDED, "AwaitingApproval",
+                     f"revision {chosen.name} is verified; to roll it out set spec.approvedRevision: {chosen.name}")
+            return
+        self._start_canary(st)
+
+    def _recommended(self, st: _Step) -> None:
+        chosen = st.status.revision
+        assert chosen is not None
+        approved = st.policy.spec.approved_revision
+        if st.policy.spec.mode == Mode.AUTO or approved == chosen.name:
+            self._start_canary(st)
+        elif approved:
+            st.ready(ConditionStatus.FALSE, "ApprovalMismatch",
+                     f"spec.approvedRevision is {approved}; the recommended revision is {chosen.name}")
+
+    def _start_canary(self, st: _Step) -> None:
+        chosen = st.status.revision
+        assert chosen is not None and chosen.sha256
+        ref = RevisionReference(name=chosen.name, sha256=chosen.sha256)
+        earlier = {n.name: n for n in st.status.rollout.nodes} if st.status.rollout else {}
+        st.status.rollout = RolloutProgress(revision=ref, nodes=[
+            NodeRollout(name=n.name, previous=n.previous, previous_owner=n.previous_owner,
+                        phase=NodePhase.PENDING if n.phase in _WRITTEN else n.phase)
+            for n in earlier.values() if n.phase in _WRITTEN
+        ])
+        st.status.metrics_after = None
+        st.enter(Phase.CANARY, "Canary", f"rolling {chosen.name} out to canary nodes first")
+
+    def _canary(self, st: _Step) -> None:
+        workload = observe_workload(self.api, st.policy.namespace, st.policy.spec)
+        self._plan(st, workload)
+        rollout = st.status.rollout
+        assert rollout is not None
+        canaries = [n for n in rollout.nodes if n.canary]
+        if not canaries:
+            return
+        if not self._advance(st, workload, canaries):
+            return
+        window = self._evaluation_window(st, workload, canaries)
+        elapsed = min((now() - (n.since or now())).total_seconds() for n in canaries)
+        if elapsed < window:
+            st.ready(ConditionStatus.FALSE, "EvaluatingCanary",
+                     f"{rollout.revision.name} active on {len(canaries)} canary node(s); evaluating for "
+                     f"{window - elapsed:.0f}s more")
+            return
+        on = {n.name for n in canaries}
+        spec = st.policy.spec
+        verdict = judge(spec.objective.kind, aggregate([n.metrics_before for n in canaries if n.metrics_before]),
+                        workload.metrics(protected=True, on=on),
+                        aggregate([n.others_before for n in canaries if n.others_before]),
+                        workload.metrics(protected=False, on=on),
+                        spec.rollout.max_regression_percent, spec.objective.max_batch_loss_percent)
+        if verdict.regressed:
+            self._break(st, "CanaryRegressed", f"canary {', '.join(sorted(on))}: {verdict.summary}")
+            return
+        st.events.append(Event("Normal", "CanaryPassed", verdict.summary))
+        if any(n.phase == NodePhase.PENDING for n in rollout.nodes):
+            st.enter(Phase.ROLLING_OUT, "RollingOut", f"canary passed ({verdict.summary}); rolling out")
+            return
+        self._activate(st, workload)
+
+    def _rolling_out(self, st: _Step) -> None:
+        workload = observe_workload(self.api, st.policy.namespace, st.policy.spec)
+        assert st.status.rollout is not None
+        if self._advance(st, workload, st.status.rollout.nodes):
+            self._activate(st, workload)
+
+    def _active(self, st: _Step) -> None:
+        workload = observe_workload(self.api, st.policy.namespace, st.policy.spec)
+        assert st.status.rollout is not None
+        known = {n.name for n in st.status.rollout.nodes}
+        arrived = [h for h in workload.hosts() if h not in known and h in workload.nodes]
+        if arrived:
+            st.status.rollout.nodes += [NodeRollout(name=h) for h in arrived]
+            st.enter(Phase.ROLLING_OUT, "RollingOut", f"selected pods now run on {', '.join(arrived)} too")
+            return
+        self._advance(st, workload, st.status.rollout.nodes)
+
+    # -- nodes -----------------------------------------------------------------------------
+
+    def _plan(self, st: _Step, workload: Workload) -> None:
+        """Which nodes take part, which are canaries, which yield to a policy that outranks this one."""
+        rollout = st.status.rollout
+        assert rollout is not None
+        entries = {n.name: n for n in rollout.nodes}
+        for host in workload.hosts():
+            if host in workload.nodes and host not in entries:
+                entries[host] = NodeRollout(name=host)
+        conflicts = []
+        for entry in entries.values():
+            node = workload.nodes.get(entry.name)
+            if entry.phase not in (NodePhase.PENDING, NodePhase.YIELDED) or node is None:
+                continue
+            owner = node.spec.policy_ref
+            if owner and not owned_by(node, st.policy.ref) and outranks(self.api, owner, st.policy):
+                entry.phase, entry.message = NodePhase.YIELDED, f"owned by {owner.namespace}/{owner.name}"
+                conflicts.append(f"node {entry.name} is owned by policy {owner.namespace}/{owner.name}, which outranks this one")
+            else:
+                entry.phase, entry.message = NodePhase.PENDING, ""
+        rollout.nodes = sorted(entries.values(), key=lambda n: n.name)
+        if not any(n.canary for n in rollout.nodes):
+            taking = [n for n in rollout.nodes if n.phase == NodePhase.PENDING][: st.policy.spec.rollout.canary_nodes]
+            for entry in taking:
+                entry.canary = True
+        self._report_conflicts(st, conflicts)
+
+    def _report_conflicts(self, st: _Step, conflicts: list[str]) -> None:
+        if conflicts:
+            st.condition(CONFLICT, ConditionStatus.TRUE, "NodeOwnedByAnotherPolicy", "; ".join(conflicts))
+            if not any(n.phase != NodePhase.YIELDED for n in st.status.rollout.nodes):  # type: ignore[union-attr]
+                st.ready(ConditionStatus.FALSE, "Conflict", "every node of this policy runs another policy's scheduler")
+        else:
+            st.condition(CONFLICT, ConditionStatus.FALSE, "NoConflict", "no other policy claims these nodes")
+
+    def _advance(self, st: _Step, workload: Workload, entries: list[NodeRollout]) -> bool:
+        """Write, watch and judge `entries`; True once all of them run the revision."""
+        rollout = st.status.rollout
+        assert rollout is not None
+        limits = st.policy.spec.rollout
+        for entry in entries:
+            node = workload.nodes.get(entry.name)
+            if node is None or entry.phase in (NodePhase.YIELDED, NodePhase.REVERTED):
+                continue
+            if entry.phase in (NodePhase.APPLIED, NodePhase.ACTIVE) and not owned_by(node, st.policy.ref):
+                entry.phase, entry.message = NodePhase.YIELDED, "another policy took the node"
+                self._report_conflicts(st, [f"node {entry.name} was taken by policy {node.spec.policy_ref.name}"
+                                            if node.spec.policy_ref else f"node {entry.name} was released by someone else"])
+                continue
+            if entry.phase in (NodePhase.APPLIED, NodePhase.ACTIVE):
+                _observe(entry, node, rollout.revision, limits.activation_timeout_seconds)
+        failed = [n for n in entries if n.phase == NodePhase.FAILED]
+        if failed:
+            self._break(st, failed[0].message.split(":")[0], "; ".join(f"{n.name}: {n.message}" for n in failed))
+            return False
+        in_flight = sum(n.phase == NodePhase.APPLIED for n in rollout.nodes)
+        for entry in entries:
+            if entry.phase == NodePhase.PENDING and in_flight < limits.max_unavailable:
+                self._apply(st, workload, entry)
+                in_flight += 1
+        live = [n for n in entries if n.phase not in (NodePhase.YIELDED, NodePhase.REVERTED)]
+        return bool(live) and all(n.phase == NodePhase.ACTIVE for n in live)
+
+    def _apply(self, st: _Step, workload: Workload, entry: NodeRollout) -> None:
+        node = workload.nodes[entry.name]
+        rollout = st.status.rollout
+        assert rollout is not None
+        if not owned_by(node, st.policy.ref):
+            entry.previous, entry.previous_owner = node.spec.desired_revision, node.spec.policy_ref
+        entry.metrics_before = workload.metrics(protected=True, on={entry.name})
+        entry.others_before = workload.metrics(protected=False, on={entry.name})
+        self.assignments.write(node, rollout.revision, st.policy.ref, workload.pod_classes(entry.name))
+        entry.phase, entry.since, entry.message = NodePhase.APPLIED, now(), ""
+        role = "canary" if entry.canary else "node"
+        st.events.append(Event("Normal", "NodeApplied", f"{role} {entry.name}: desired revision {rollout.revision.name}"))
+
+    def _evaluation_window(self, st: _Step, workload: Workload, canaries: list[NodeRollout]) -> float:
+        """The policy's window, or longer if an agent's profile window would still hold samples from before."""
+        agent_windows = [workload.nodes[n.name].status.profiling.window_seconds for n in canaries
+                         if n.name in workload.nodes and workload.nodes[n.name].status.profiling]
+        return float(max([st.policy.spec.rollout.evaluation_window_seconds, *agent_windows]))
+
+    def _activate(self, st: _Step, workload: Workload) -> None:
+        rollout = st.status.rollout
+        assert rollout is not None
+        st.status.metrics_after = workload.metrics(protected=True)
+        active = [n.name for n in rollout.nodes if n.phase == NodePhase.ACTIVE]
+        message = f"revision {rollout.revision.name} active on {len(active)} node(s): {', '.join(active)}"
+        st.condition(ROLLED_OUT, ConditionStatus.TRUE, "RolledOut", message)
+        st.enter(Phase.ACTIVE, "Active", message, ready=ConditionStatus.TRUE)
+
+    def _break(self, st: _Step, reason: str, message: str) -> None:
+        """The circuit breaker: every node this policy wrote goes back to what it ran before."""
+        reverted = self._revert(st.policy, st.status)
+        tail = f"; reverted {', '.join(reverted)}" if reverted else ""
+        st.condition(ROLLED_OUT, ConditionStatus.FALSE, reason, message)
+        st.enter(Phase.ROLLED_BACK, reason, f"{message}{tail}", event_type="Warning")
+
+    def _revert(self, policy: PolicyView, status: SchedulerPolicyStatus) -> list[str]:
+        if status.rollout is None:
+            return []
+        nodes = node_reports(self.api)
+        reverted = []
+        for entry in status.rollout.nodes:
+            node = nodes.get(entry.name)
+            if entry.phase not in _WRITTEN or node is None or not owned_by(node, policy.ref):
+                continue
+            self.assignments.write(node, entry.previous, entry.previous_owner, [])
+            entry.phase, entry.since = NodePhase.REVERTED, now()
+            reverted.append(entry.name)
+        return reverted
+
+    def _disable(self, st: _Step) -> None:
+        reverted = self._revert(st.policy, st.status)
+        if st.status.phase != Phase.DISABLED or reverted:
+            tail = f"; reverted {', '.join(reverted)}" if reverted else ""
+            st.enter(Phase.DISABLED, "Disabled", f"mode is Off: nothing is done{tail}")
+
+    # -- deletion --------------------------------------------------------------------------
+
+    def release(self, policy: PolicyView, deleting_since: datetime) -> str | None:
+        """Revert the nodes; None once they are back (or their agents are gone), else what is awaited."""
+        status = policy.status.model_copy(deep=True)
+        self._revert(policy, status)
+        if status.rollout is None:
+            return None
+        nodes = node_reports(self.api)
+        waiting = [e.name for e in status.rollout.nodes if e.phase in (*_WRITTEN, NodePhase.REVERTED)
+                   and (node := nodes.get(e.name)) is not None and node.spec.desired_revision == e.previous
+                   and not _back_on(node, e.previous)]
+        if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
+            return f"waiting for {', '.join(waiting)} to report their previous scheduler"
+        return None
+
+
+def _back_on(node: NodeReport, previous: RevisionReference | None) -> bool:
+    if previous is not None:
+        return runs(node, previous)
+    active = node.status.active
+    return active is None or active.state in ("disabled", "unsupported")
+
+
+def _observe(entry: NodeRollout, node: NodeReport, revision: RevisionReference, timeout_seconds: int) -> None:
+    since = entry.since or now()
+    ejection = node.status.last_ejection
+    if ejection and ejection.revision == revision.name and ejection.time >= since - timedelta(seconds=1):
+        entry.phase, entry.message = NodePhase.FAILED, f"SchedulerEjected: {ejection.reason}"
+    elif runs(node, revision):
+        if entry.phase != NodePhase.ACTIVE:
+            entry.phase, entry.since = NodePhase.ACTIVE, now()
+    elif entry.phase == NodePhase.APPLIED and (now() - since).total_seconds() > timeout_seconds:
+        ready = next((c for c in node.status.conditions if c.type == "Ready"), None)
+        said = f" (agent: {ready.reason}: {ready.message})" if ready else " (no report from its agent)"
+        entry.phase, entry.message = NodePhase.FAILED, f"ActivationStalled: not active after {timeout_seconds}s{said}"
+
+
+def _profile_problem(workload: Workload, min_samples: int, namespace: str) -> tuple[str, str] | None:
+    if not workload.pods:
+        return "NoPodsSelected", f"no running pod in namespace {namespace} matches spec.podSelector"
+    hosts = workload.hosts()
+    if not hosts:
+        return "PodsNotScheduled", f"none of the {len(workload.pods)} selected pods is bound to a node yet"
+    missing = [h for h in hosts if h not in workload.nodes or workload.nodes[h].status.heartbeat_time is None]
+    if missing:
+        return "AgentsMissing", f"no node agent reports for node(s) {', '.join(missing)}"
+    short = []
+    for pod in workload.pods:
+        if pod.node is None:
+            continue
+        profile = workload.profile(pod)
+        samples = profile.metrics.samples if profile else 0
+        if samples < min_samples:
+            short.append(f"{pod.name} ({samples})")
+    if short:
+        return "NotEnoughSamples", (f"{len(short)} of {len(workload.pods)} pods have fewer than {min_samples} samples: "
+                                    f"{', '.join(short[:10])}")
+    return None
+
+
+def _counts(rollout: RolloutProgress | None) -> NodeCounts | None:
+    if rollout is None:
+        return None
+    live = [n for n in rollout.nodes if n.phase != NodePhase.YIELDED]
+    return NodeCounts(targeted=len(live), canary=sum(n.canary for n in live),
+                      active=sum(n.phase == NodePhase.ACTIVE for n in live),
+                      failed=sum(n.phase == NodePhase.FAILED for n in live))

@@ -1,0 +1,44 @@
+"""The operator's side of NodeSchedulerState: which revision a node should run, for whom.
+
+Every write carries the resourceVersion it was decided on, so two policies (or two
+operator replicas) deciding about one node at once cannot both win: the second gets a
+409 and decides again on fresh data. Unset fields are written as null, which a merge
+patch needs to clear them.
+"""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from schedcp.api.v1alpha1.base import GROUP, VERSION, ObjectReference, RevisionReference
+from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE
+from schedcp.api.v1alpha1.nodestate import PodClass
+
+from schedcp_operator.workload import NodeReport
+
+
+class Assignments:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.custom = client.CustomObjectsApi(api)
+
+    def write(self, node: NodeReport, revision: RevisionReference | None, owner: ObjectReference | None,
+              pod_classes: list[PodClass]) -> None:
+        spec = {
+            "desiredRevision": revision.to_wire() if revision else None,
+            "policyRef": owner.to_wire() if owner else None,
+            "podClasses": [p.to_wire() for p in pod_classes],
+        }
+        body = {"metadata": {"resourceVersion": node.resource_version}, "spec": spec}
+        self.custom.patch_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural, node.name, body)
+
+
+def owned_by(node: NodeReport, policy: ObjectReference) -> bool:
+    ref = node.spec.policy_ref
+    return ref is not None and (ref.namespace, ref.name) == (policy.namespace, policy.name)
+
+
+def runs(node: NodeReport, revision: RevisionReference) -> bool:
+    """The agent reports the revision loaded and sched_ext enabled."""
+    active = node.status.active
+    return bool(active and active.state == "enabled" and active.revision
+                and (active.revision.name, active.revision.sha256) == (revision.name, revision.sha256))

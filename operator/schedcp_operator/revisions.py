@@ -1,0 +1,109 @@
+"""SchedulerRevisions: a design's result, immutable, and the object nodes load from it.
+
+The revision's name carries the object's digest, so writing it twice (an operator that
+restarted between the design and the status write) is the same write. The object itself
+is rebuilt from the revision's source: builds are reproducible, and a rebuild whose
+digest differs from the verified one is refused rather than published.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import tempfile
+from pathlib import Path
+
+from kubernetes import client
+
+from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, ConditionStatus, ObjectReference, RevisionReference
+from schedcp.api.v1alpha1.kinds import SCHEDULER_REVISION
+from schedcp.api.v1alpha1.revision import (
+    SchedulerRevisionSpec,
+    SchedulerRevisionStatus,
+    StageResult,
+    VerificationReport,
+)
+from schedcp.api.v1alpha1.template import TemplateSource
+from schedcp.building import compile_scheduler
+from schedcp.conditions import set_condition
+from schedcp.artifacts import OBJECT_KEY, object_configmap_name
+from schedcp.provisioning.kernel import provision_kernel
+
+from schedcp_operator.design.designer import DesignRecord
+
+VERIFIED = "Verified"
+NAME_PREFIX_MAX = 240
+
+
+class PublishRefused(Exception):
+    pass
+
+
+def revision_name(policy: str, object_sha256: str) -> str:
+    return f"{policy[:NAME_PREFIX_MAX].rstrip('-.')}-{object_sha256[:12]}"
+
+
+def revision_spec(policy: ObjectReference, record: DesignRecord) -> SchedulerRevisionSpec:
+    candidate = record.outcome.candidate
+    return SchedulerRevisionSpec(
+        policy_ref=policy, template=candidate.template,
+        source=TemplateSource(code=candidate.source, sha256=hashlib.sha256(candidate.source.encode()).hexdigest()),
+        tunables=candidate.tunables, provenance=record.provenance(),
+    )
+
+
+def verification_status(report: VerificationReport) -> SchedulerRevisionStatus:
+    failed = next((s for s in report.stages if s.result == StageResult.FAILED), None)
+    condition = (ConditionStatus.TRUE, "Passed", "static checks, the kernel verifier and a micro-VM run passed") \
+        if report.passed else (ConditionStatus.FALSE, f"{failed.name.title() if failed else 'Stage'}Failed",
+                               failed.message if failed else "a stage did not run")
+    status, reason, message = condition
+    return SchedulerRevisionStatus(
+        conditions=set_condition([], type=VERIFIED, status=status, reason=reason, message=message),
+        verification=report,
+    )
+
+
+class Revisions:
+    def __init__(self, api: client.ApiClient, artifacts_namespace: str) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.artifacts_namespace = artifacts_namespace
+
+    def create(self, name: str, spec: SchedulerRevisionSpec, report: VerificationReport) -> None:
+        body = {"apiVersion": API_VERSION, "kind": SCHEDULER_REVISION.kind, "metadata": {"name": name},
+                "spec": spec.to_wire()}
+        try:
+            self.custom.create_cluster_custom_object(GROUP, VERSION, SCHEDULER_REVISION.plural, body)
+        except client.ApiException as error:
+            if error.status != 409:
+                raise
+        self.record_verification(name, report)
+
+    def record_verification(self, name: str, report: VerificationReport) -> None:
+        self.custom.patch_cluster_custom_object_status(
+            GROUP, VERSION, SCHEDULER_REVISION.plural, name, {"status": verification_status(report).to_wire()})
+
+    def read(self, name: str) -> tuple[SchedulerRevisionSpec, SchedulerRevisionStatus] | None:
+        try:
+            obj = self.custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_REVISION.plural, name)
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return SchedulerRevisionSpec.model_validate(obj["spec"]), SchedulerRevisionStatus.model_validate(obj.get("status") or {})
+
+    def publish(self, ref: RevisionReference, spec: SchedulerRevisionSpec) -> None:
+        """The object in the ConfigMap the agents read, after checking the rebuild is the verified one."""
+        with tempfile.TemporaryDirectory(prefix="schedcp-publish-") as tmp:
+            built = compile_scheduler(spec.source.code, spec.tunables, provision_kernel().vmlinux_h, Path(tmp))
+            data = built.path.read_bytes()
+        if built.sha256 != ref.sha256:
+            raise PublishRefused(f"the rebuilt object has sha256 {built.sha256[:12]}…, verification pinned {ref.sha256[:12]}…")
+        body = {"metadata": {"name": object_configmap_name(ref.name), "labels": {"schedcp.io/revision": ref.name}},
+                "binaryData": {OBJECT_KEY: base64.b64encode(data).decode()}}
+        try:
+            self.core.create_namespaced_config_map(self.artifacts_namespace, body)
+        except client.ApiException as error:
+            if error.status != 409:
+                raise

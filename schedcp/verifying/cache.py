@@ -1,0 +1,57 @@
+"""Verification reports, remembered by what they verified.
+
+A report depends only on the source, the tunables, whether the micro-VM run was asked
+for, the kernel and the verifier itself; the same question asked again (an operator that
+restarted mid-rollout, two policies that arrive at the same template) gets the same
+answer without another boot. Only deterministic answers are kept: every stage passed, or
+the static stage refused the source. A VM that timed out under load says nothing about
+the candidate and is asked again next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationReport
+from schedcp.cache import cache_root
+from schedcp.provisioning.kernel import provision_kernel
+from schedcp.verifying import verifier
+
+# Whatever changes what the verifier checks changes the key.
+_VERIFIER_FILES = ("verifier.py", "execution.py", "static.py", "guest.sh")
+
+
+def _verifier_digest() -> str:
+    here = Path(__file__).parent
+    return hashlib.sha256(b"".join((here / name).read_bytes() for name in _VERIFIER_FILES)).hexdigest()
+
+
+def report_key(source: str, tunables: dict[str, int], dynamic: bool, kernel_release: str) -> str:
+    question = json.dumps(
+        {"source": source, "tunables": dict(sorted(tunables.items())), "dynamic": dynamic,
+         "kernel": kernel_release, "verifier": _verifier_digest()},
+        sort_keys=True,
+    )
+    return hashlib.sha256(question.encode()).hexdigest()
+
+
+def _deterministic(report: VerificationReport) -> bool:
+    static = next((s for s in report.stages if s.name == StageName.STATIC), None)
+    return report.passed or (static is not None and static.result == StageResult.FAILED)
+
+
+def verify_remembered(source: str, tunables: dict[str, int], dynamic: bool = True,
+                      directory: Path | None = None) -> VerificationReport:
+    directory = directory or cache_root() / "verified"
+    path = directory / f"{report_key(source, tunables, dynamic, provision_kernel().release)}.json"
+    if path.exists():
+        return VerificationReport.model_validate_json(path.read_text())
+    report = verifier.verify(source, tunables, dynamic=dynamic)
+    if _deterministic(report):
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(report.model_dump_json())
+        partial.rename(path)
+    return report
