@@ -1,0 +1,288 @@
+"""The whole loop on the real API server: a policy's pods on several nodes, the operator as
+a process, the nodes' agents simulated (see simulated_nodes). Designs are real (offline
+planner or the Claude loop against the local Messages API) and so is verification: the
+first test to need latency-class pays one micro-VM boot, later ones reuse its report.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from schedcp.api.v1alpha1.base import GROUP, VERSION
+from schedcp_cli.components import wait_until
+from tests.messages_api.server import Expect, Reply, Turn, call
+from tests.operator.simulated_nodes import Behaviour, SimulatedNode
+
+pytestmark = [pytest.mark.cluster, pytest.mark.vm]
+
+PLURAL = "schedulerpolicies"
+
+
+def policy_body(name: str, mode: str = "Auto", **spec: Any) -> dict[str, Any]:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "SchedulerPolicy", "metadata": {"name": name},
+        "spec": {
+            "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "batch"]}]},
+            "objective": {"kind": "latency", "protect": {"matchLabels": {"app": "web"}}},
+            "mode": mode, "designer": {"kind": "offline"}, "profiling": {"minSamples": 5},
+            "rollout": {"canaryNodes": 1, "evaluationWindowSeconds": 10, "activationTimeoutSeconds": 20},
+        },
+    }
+    body["spec"].update(spec)
+    return body
+
+
+class Scene:
+    """One test's cluster objects: simulated nodes with a web and a batch pod each."""
+
+    def __init__(self, kube_cluster, namespace: str) -> None:
+        self.kube = kube_cluster
+        self.api = kube_cluster.api_client()
+        self.custom = client.CustomObjectsApi(self.api)
+        self.namespace = namespace
+        self.nodes: list[SimulatedNode] = []
+
+    def node(self, behaviour: Behaviour | None = None, pods: bool = True) -> SimulatedNode:
+        node = SimulatedNode(self.api, f"{self.namespace}-n{len(self.nodes)}", behaviour)
+        self.nodes.append(node)
+        if pods:
+            node.add_pod(self.namespace, f"web-{len(self.nodes)}", {"app": "web"})
+            node.add_pod(self.namespace, f"batch-{len(self.nodes)}", {"app": "batch"})
+        return node
+
+    def apply(self, body: dict[str, Any]) -> None:
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+
+    def policy(self, name: str) -> dict[str, Any]:
+        try:
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+        except client.ApiException:
+            return {}
+
+    def wait_phase(self, name: str, phase: str, operator, timeout: float = 240) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            body = self.policy(name)
+            status = body.get("status", {})
+            if status.get("phase") in ("Failed", "RolledBack") and phase not in ("Failed", "RolledBack"):
+                raise AssertionError(f"{name} ended {status['phase']}: {json.dumps(status.get('conditions'))}")
+            return body if status.get("phase") == phase else None
+
+        return wait_until(reached, timeout, f"policy {name} {phase}", operator.recent)
+
+    def events(self, name: str) -> list[str]:
+        listed = self.kube.kubectl("get", "events", "-n", self.namespace, "--field-selector",
+                                   f"involvedObject.name={name}", "-o", "json")
+        items = sorted(json.loads(listed.stdout)["items"], key=lambda e: e.get("firstTimestamp") or "")
+        return [e["reason"] for e in items]
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+
+def condition(body: dict[str, Any], type: str) -> dict[str, Any]:
+    return next(c for c in body["status"]["conditions"] if c["type"] == type)
+
+
+@pytest.fixture
+def scene(kube_cluster, namespace) -> Iterator[Scene]:
+    made = Scene(kube_cluster, namespace)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def operator(start_operator, namespace) -> Callable[..., Any]:
+    return lambda **kw: start_operator("--standalone", "--artifacts-namespace", namespace, "--release-timeout", "20", **kw)
+
+
+def test_auto_policy_goes_canary_first_then_active_on_every_node(scene, operator) -> None:
+    nodes = [scene.node() for _ in range(3)]
+    op = operator()
+    scene.apply(policy_body("web"))
+    body = scene.wait_phase("web", "Active", op)
+    status = body["status"]
+    revision = status["revision"]
+    assert revision["template"] == "latency-class"
+    assert status["nodes"] == {"targeted": 3, "canary": 1, "active": 3, "failed": 0}
+    assert status["metricsBefore"]["runDelayP99Micros"] == 4000 and status["metricsAfter"]["runDelayP99Micros"] == 800
+    assert condition(body, "Ready")["status"] == "True"
+    for node in nodes:
+        spec = node.spec()
+        assert spec.desired_revision.name == revision["name"] and spec.policy_ref.name == "web"
+        assert {c.workload_class for c in spec.pod_classes} == {"latency", "batch"}
+    rollout = {n["name"]: n for n in status["rollout"]["nodes"]}
+    canary = next(n for n in rollout.values() if n["canary"])
+    assert all(canary["since"] <= n["since"] for n in rollout.values())
+    reasons = scene.events("web")
+    assert reasons.index("CanaryPassed") < reasons.index("Active")
+
+    stored = scene.custom.get_cluster_custom_object(GROUP, VERSION, "schedulerrevisions", revision["name"])
+    assert stored["spec"]["policyRef"] == {"name": "web", "namespace": scene.namespace}
+    assert stored["spec"]["provenance"]["designer"] == "offline"
+    assert stored["status"]["verification"]["passed"] is True
+    cm = client.CoreV1Api(scene.api).read_namespaced_config_map(f"schedcp-object-{revision['name']}", scene.namespace)
+    assert hashlib.sha256(base64.b64decode(cm.binary_data["scheduler.bpf.o"])).hexdigest() == revision["sha256"]
+
+
+def test_recommend_mode_waits_for_approval_then_rolls_out(scene, operator) -> None:
+    node = scene.node()
+    op = operator()
+    scene.apply(policy_body("web", mode="Recommend"))
+    body = scene.wait_phase("web", "Recommended", op)
+    name = body["status"]["revision"]["name"]
+    assert name in condition(body, "Ready")["message"]
+    assert node.spec().desired_revision is None
+    scene.custom.patch_namespaced_custom_object(GROUP, VERSION, scene.namespace, PLURAL, "web",
+                                                {"spec": {"approvedRevision": name}})
+    scene.wait_phase("web", "Active", op)
+    assert node.spec().desired_revision.name == name
+
+
+@pytest.mark.parametrize(("behaviour", "reason"), [
+    (Behaviour(effect="worse"), "CanaryRegressed"),
+    (Behaviour(on_load="eject"), "SchedulerEjected"),
+    (Behaviour(on_load="stall"), "ActivationStalled"),
+])
+def test_a_bad_canary_is_rolled_back_and_the_rollout_stops(scene, operator, behaviour, reason) -> None:
+    canary = scene.node(behaviour)
+    others = [scene.node(behaviour) for _ in range(2)]
+    op = operator()
+    scene.apply(policy_body("web"))
+    body = scene.wait_phase("web", "RolledBack", op)
+    assert condition(body, "Ready")["reason"] == reason
+    assert condition(body, "RolledOut")["status"] == "False"
+    wait_until(lambda: canary.spec().desired_revision is None, 30, "canary reverted", op.recent)
+    assert all(n.spec().desired_revision is None and n.loads == [] for n in others), "the rollout went past the canary"
+    assert "Warning" in scene.kube.kubectl("get", "events", "-n", scene.namespace).stdout
+
+
+def test_two_policies_on_one_node_leave_one_scheduler_and_a_conflict(scene, operator) -> None:
+    node = scene.node()
+    op = operator()
+    scene.apply(policy_body("first", priority=500))
+    scene.wait_phase("first", "Active", op)
+    scene.apply(policy_body("second", priority=100))
+
+    def conflicted() -> dict[str, Any] | None:
+        body = scene.policy("second")
+        conditions = {c["type"]: c for c in body.get("status", {}).get("conditions", [])}
+        return body if conditions.get("Conflict", {}).get("status") == "True" else None
+
+    body = wait_until(conflicted, 240, "a Conflict condition on the lower-priority policy", op.recent)
+    assert "first" in condition(body, "Conflict")["message"]
+    assert node.spec().policy_ref.name == "first"
+    assert scene.policy("first")["status"]["phase"] == "Active"
+
+
+def test_deleting_a_policy_reverts_its_nodes_before_it_goes(scene, operator) -> None:
+    nodes = [scene.node() for _ in range(2)]
+    op = operator()
+    scene.apply(policy_body("web"))
+    scene.wait_phase("web", "Active", op)
+    scene.custom.delete_namespaced_custom_object(GROUP, VERSION, scene.namespace, PLURAL, "web")
+    wait_until(lambda: not scene.policy("web"), 60, "policy gone", op.recent)
+    for node in nodes:
+        spec = node.spec()
+        assert spec.desired_revision is None and spec.policy_ref is None
+        assert node.loaded is None
+
+
+def test_an_operator_down_during_deletion_finishes_it_when_it_returns(scene, operator) -> None:
+    node = scene.node()
+    op = operator()
+    scene.apply(policy_body("web"))
+    scene.wait_phase("web", "Active", op)
+    op.stop()
+    scene.custom.delete_namespaced_custom_object(GROUP, VERSION, scene.namespace, PLURAL, "web")
+    assert scene.policy("web"), "the finalizer keeps the object while the operator is away"
+    successor = operator()
+    wait_until(lambda: not scene.policy("web"), 60, "policy gone", successor.recent)
+    assert node.spec().desired_revision is None
+
+
+# -- the Claude designer ----------------------------------------------------------------
+
+BROKEN = """/* SPDX-License-Identifier: GPL-2.0 */
+#include "schedcp.bpf.h"
+
+void SCHEDCP_OPS(broken_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	schedcp_insert(p, SCX_DSQ_GLOBAL, 2000 * NO_SUCH_CONSTANT, enq_flags);
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops broken_ops = {
+	.enqueue = (void *)broken_enqueue,
+	.name = "schedcp_broken",
+};
+"""
+
+
+def observed() -> Turn:
+    return Turn(reply=Reply(tool_calls=[call("describe_workload", description="Wake-heavy web pods next to batch.",
+                                             goals=["lower p99 run delay of the web pods"])]))
+
+
+def claude_policy(name: str, max_repairs: int = 3) -> dict[str, Any]:
+    return policy_body(name, designer={"kind": "claude", "maxRepairs": max_repairs})
+
+
+def claude_env(messages_api) -> dict[str, str]:
+    return {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": messages_api.url}
+
+
+def test_a_design_the_verifier_rejects_never_reaches_a_node(scene, operator, messages_api) -> None:
+    messages_api.script(
+        observed(),
+        Turn(expect=Expect(tools={"get_workload_profile", "search_repository", "read_template", "decide_plan"}),
+             reply=Reply(tool_calls=[call("decide_plan", action="synthesize", reason="a minimal global queue")])),
+        Turn(reply=Reply(tool_calls=[call("submit_source", source=BROKEN), call("run_verifier"),
+                                     call("finish", rationale="done")])),
+    )
+    node = scene.node()
+    op = operator(env=claude_env(messages_api))
+    scene.apply(claude_policy("web", max_repairs=0))
+    body = scene.wait_phase("web", "Failed", op)
+    messages_api.assert_done()
+    assert condition(body, "Ready")["reason"] == "DesignFailed"
+    assert "verifier" in condition(body, "Designed")["message"]
+    assert node.spec().desired_revision is None and node.loads == []
+    revisions = scene.custom.list_cluster_custom_object(GROUP, VERSION, "schedulerrevisions")["items"]
+    assert not [r for r in revisions if r["spec"].get("policyRef", {}).get("namespace") == scene.namespace]
+
+
+def test_operator_killed_in_each_phase_ends_active_without_designing_twice(scene, operator, messages_api) -> None:
+    """Killed as soon as each phase shows; each successor resumes from the status. The
+    server serves each scripted reply once: a repeated design would find no script."""
+    messages_api.script(
+        observed(),
+        Turn(reply=Reply(tool_calls=[call("decide_plan", action="configure", template="latency-class",
+                                          reason="protects the web cgroups")])),
+        Turn(reply=Reply(tool_calls=[call("propose_configuration", template="latency-class", tunables={}),
+                                     call("run_verifier"), call("finish", rationale="latency class for web")])),
+    )
+    scene.node()
+    scene.node()
+    scene.apply(claude_policy("web"))
+    killed = []
+    for phase in ("Profiling", "Verifying", "Canary", "RollingOut"):
+        victim = operator(env=claude_env(messages_api))
+        scene.wait_phase("web", phase, victim)
+        victim.kill()
+        killed.append(phase)
+    final = operator(env=claude_env(messages_api))
+    body = scene.wait_phase("web", "Active", final)
+    messages_api.assert_done()
+    assert len(messages_api.requests) == 3, [r.body.get("messages", [{}])[0] for r in messages_api.requests]
+    assert body["status"]["cost"]["calls"] == 3
+    assert body["status"]["nodes"]["active"] == 2
+    assert killed == ["Profiling", "Verifying", "Canary", "RollingOut"]
+
