@@ -11,6 +11,7 @@ from schedcp.provisioning.guest import base_initramfs
 from schedcp.provisioning.kernel import provision_kernel
 from schedcp_cli.devcluster.cluster import INFO_FILE, DevCluster
 from schedcp_cli.devcluster.etcd import ensure_etcd
+from schedcp_cli.devcluster.helmbuild import ensure_helm
 from schedcp_cli.devcluster.kubebuild import ensure_kubernetes_binaries
 from schedcp_cli.devcluster.paths import default_state_dir
 
@@ -68,6 +69,7 @@ def _prepare(_: argparse.Namespace) -> int:
     steps = (
         ("kubernetes binaries", ensure_kubernetes_binaries),
         ("etcd", ensure_etcd),
+        ("helm", ensure_helm),
         ("sched_ext kernel", provision_kernel),
         ("guest userland", base_initramfs),
     )
@@ -81,7 +83,7 @@ def _prepare(_: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     dev = subparsers.add_parser("dev", help="local development helpers")
     dev_actions = dev.add_subparsers(dest="dev_command", required=True)
-    dev_actions.add_parser("prepare", help="build and cache Kubernetes, etcd, the kernel, the guest").set_defaults(
+    dev_actions.add_parser("prepare", help="build and cache Kubernetes, etcd, helm, the kernel, the guest").set_defaults(
         func=_prepare
     )
     cluster = dev_actions.add_parser("cluster", help="etcd + kube-apiserver + kube-controller-manager on 127.0.0.1")
