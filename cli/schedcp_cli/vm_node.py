@@ -10,6 +10,7 @@ console, which lands in a file on the host.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -17,6 +18,21 @@ from urllib.parse import urlparse
 from schedcp.microvm.runner import GUEST_FORWARD_ADDRESS, Forward, RunningVm, VmOptions
 
 API_GUEST_PORT = 6443
+# A pod's processes go where a cgroupfs-driver kubelet would put a Burstable pod's, with
+# the cpu controller enabled down to it as the kubelet does: sched_ext's task cgroup (what
+# class-aware schedulers key on) is the nearest one with the cpu controller.
+POD_STARTER = """
+start_pod() {
+  cg=/host/sys/fs/cgroup
+  for level in kubepods burstable pod$1; do
+    echo +cpu > "$cg/cgroup.subtree_control" 2>/dev/null
+    cg="$cg/$level"; mkdir -p "$cg"
+  done
+  shift
+  "$@" > /dev/null 2>&1 &
+  echo $! > "$cg/cgroup.procs"
+}
+"""
 AGENT = """
 mkdir -p /host/tmp/schedcp-vm/state
 report '{{"event":"agent-starting"}}'
@@ -38,13 +54,25 @@ def guest_kubeconfig(admin_kubeconfig: Path, target: Path) -> Path:
     return target
 
 
+def pod_lines(pods: dict[str, list[str]]) -> str:
+    """Guest shell that starts each pod's process (host paths, seen under /host) in its cgroup."""
+    if not pods:
+        return ""
+    starts = "\n".join(f"start_pod {uid} " + " ".join(shlex.quote(f"/host{arg}" if arg.startswith("/") else arg)
+                                                       for arg in argv) for uid, argv in pods.items())
+    return POD_STARTER + starts + "\n"
+
+
 class VmNode:
     def __init__(self, node: str, admin_kubeconfig: Path, server: str, workdir: Path, *,
-                 namespace: str = "schedcp-system", status_interval: float = 5, extra_args: str = "") -> None:
+                 namespace: str = "schedcp-system", status_interval: float = 5, extra_args: str = "",
+                 pods: dict[str, list[str]] | None = None) -> None:
+        """`pods`: pod UID -> the command (absolute host paths) that is that pod's workload."""
         workdir.mkdir(parents=True, exist_ok=True)
         kubeconfig = guest_kubeconfig(admin_kubeconfig, workdir / f"{node}.kubeconfig")
-        script = AGENT.format(node=node, python=sys.executable, kubeconfig=kubeconfig, namespace=namespace,
-                              status_interval=status_interval, extra=extra_args)
+        script = pod_lines(pods or {}) + AGENT.format(node=node, python=sys.executable, kubeconfig=kubeconfig,
+                                                      namespace=namespace, status_interval=status_interval,
+                                                      extra=extra_args)
         port = urlparse(server).port
         assert port, f"no port in {server}"
         options = VmOptions(share_host=True, memory_mb=1536, forward=Forward(guest_port=API_GUEST_PORT, host_port=port))

@@ -98,6 +98,9 @@ class Applier:
 
     def reconcile(self, spec: NodeSchedulerStateSpec) -> Verdict:
         notices = self.check_health()
+        if spec.shared_kernel_with:
+            return Verdict(status=ConditionStatus.TRUE, reason="SharedKernel", notices=notices,
+                           message=f"this kernel is shared with node {spec.shared_kernel_with}, whose agent manages its scheduler")
         seen = self.kernel.observe()
         desired = spec.desired_revision
         ours = self._ours()

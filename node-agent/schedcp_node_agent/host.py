@@ -25,6 +25,9 @@ class HostPaths(BaseModel):
 
     root: Path = Path("/")
     state_dir: Path = Path("/var/lib/schedcp")
+    # Nodes that share a kernel may share its bpffs too (kind): each agent keeps its pins
+    # under its own node's name so that none takes another's for its own.
+    node: str = ""
 
     @property
     def proc(self) -> Path:
@@ -49,4 +52,4 @@ class HostPaths(BaseModel):
     @property
     def pin_root(self) -> Path:
         """One directory per loaded revision; its name is the revision's name."""
-        return self.bpffs / "schedcp"
+        return self.bpffs / "schedcp" / self.node if self.node else self.bpffs / "schedcp"

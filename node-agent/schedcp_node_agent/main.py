@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(args.log_format)
     agent_config = AgentConfig(
         node_name=args.node_name,
-        host=HostPaths(root=args.host_root, state_dir=args.state_dir),
+        host=HostPaths(root=args.host_root, state_dir=args.state_dir, node=args.node_name),
         bpftool=args.bpftool.split(),
         artifacts_namespace=args.artifacts_namespace,
         artifacts_dir=args.artifacts_dir,

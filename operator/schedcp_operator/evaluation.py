@@ -1,7 +1,9 @@
 """Did a revision make the protected pods worse? The canary's verdict, as a pure function.
 
-The measure follows the objective: the tail of the protected pods' wait for a CPU for
-latency (tier-2 run-queue latency when the agent has it, else tier-1 run delay), their
+The measure follows the objective: for latency, the protected pods' wait for a CPU (the
+tier-2 run-queue latency p99 when the agent has it: a per-wakeup histogram; else the
+median of tier 1's per-second mean run delay, because the "p99" of a window of one-second
+means is its single worst second, which one stall or one noisy sample decides); their
 CPU time for the others. The other selected pods' CPU time may fall by at most the
 batch loss the user accepted. Differences below a noise floor never count: tier-1 run
 delay comes in scheduler ticks, and a tenth of a core is within one sample's jitter.
@@ -26,7 +28,7 @@ class Judgement(NamedTuple):
 def _latency_tail(m: SchedulingMetrics) -> tuple[str, float | None]:
     if m.runq_latency_p99_micros is not None:
         return "run-queue latency p99 (µs)", m.runq_latency_p99_micros
-    return "run delay p99 (µs)", m.run_delay_p99_micros
+    return "run delay p50 (µs)", m.run_delay_p50_micros
 
 
 def _worse(before: float, after: float, percent: int, noise: float, lower_is_better: bool) -> bool:

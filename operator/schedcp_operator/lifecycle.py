@@ -44,12 +44,14 @@ from schedcp.conditions import set_condition
 from schedcp.verifying.cache import verify_remembered
 
 from schedcp_operator.conflicts import outranks
-from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError
+from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted
 from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
+from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
 from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.tools import Workspace
 from schedcp_operator.evaluation import judge
+from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_assignments import Assignments, owned_by, runs
 from schedcp_operator.revisions import PublishRefused, Revisions, revision_name, revision_spec
 from schedcp_operator.workload import NodeReport, Workload, node_reports, observe_workload
@@ -61,6 +63,11 @@ READY, PROFILED, DESIGNED, VERIFIED, ROLLED_OUT, CONFLICT = (
 # Fields a user may change without asking for a new design.
 _NOT_DESIGN_INPUTS = {"mode", "approved_revision", "rollout", "priority"}
 _WRITTEN = (NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
+
+
+def _touched(entry: NodeRollout) -> bool:
+    """The node's NodeSchedulerState carries this policy's writing."""
+    return entry.phase in _WRITTEN or (entry.phase == NodePhase.SHARED and entry.since is not None)
 
 
 def spec_digest(spec: SchedulerPolicySpec) -> str:
@@ -197,23 +204,31 @@ class Lifecycle:
 
     def _designing(self, st: _Step) -> None:
         spec = st.policy.spec
-        workload = observe_workload(self.api, st.policy.namespace, spec)
-        profile, pods = workload.design_profile(spec)
+        journal = self._journal(st.policy)
+        inputs = journal.inputs()
+        if inputs is None:
+            profile, pods = observe_workload(self.api, st.policy.namespace, spec).design_profile(spec)
+            journal.keep_inputs(profile, pods)
+        else:
+            profile, pods = inputs
         ws = Workspace(profile, Repository.load(self.api), pods)
         try:
-            record = self._design(spec, ws)
-        except BudgetExhausted as error:
-            st.condition(DESIGNED, ConditionStatus.FALSE, "BudgetExhausted", str(error))
-            st.fail("BudgetExhausted", str(error))
+            record = self._design(spec, ws, journal)
+        except DesignInterrupted as error:
+            st.condition(DESIGNED, ConditionStatus.FALSE, "DesignerUnreachable", str(error))
+            st.ready(ConditionStatus.FALSE, "DesignerUnreachable", f"{error}; the design resumes from its journal")
             return
         except DesignError as error:
-            st.condition(DESIGNED, ConditionStatus.FALSE, "DesignFailed", str(error))
-            st.fail("DesignFailed", str(error))
+            reason = "BudgetExhausted" if isinstance(error, BudgetExhausted) else "DesignFailed"
+            st.condition(DESIGNED, ConditionStatus.FALSE, reason, str(error))
+            st.fail(reason, str(error))
+            journal.close()
             return
         report = record.outcome.report
         assert report.object_sha256, "a verified design has an object digest"
         name = revision_name(st.policy.name, report.object_sha256)
         self.revisions.create(name, revision_spec(st.policy.ref, record), report)
+        journal.close()
         candidate = record.outcome.candidate
         st.status.revision = ChosenRevision(name=name, sha256=report.object_sha256, template=candidate.template,
                                             rationale=record.outcome.rationale[:8192])
@@ -225,17 +240,15 @@ class Lifecycle:
         st.condition(DESIGNED, ConditionStatus.TRUE, "Designed", message)
         st.enter(Phase.VERIFYING, "Designed", message)
 
-    def _design(self, spec: SchedulerPolicySpec, ws: Workspace) -> DesignRecord:
+    def _journal(self, policy: PolicyView) -> DesignJournal:
+        return DesignJournal(self.api, self.settings.artifacts_namespace, policy.namespace, policy.name, policy.uid)
+
+    def _design(self, spec: SchedulerPolicySpec, ws: Workspace, journal: DesignJournal) -> DesignRecord:
         if spec.designer.kind == DesignerKind.OFFLINE:
             return design_offline(ws)
         loop = ClaudeLoop(self.settings.anthropic_factory(), spec.designer.model, spec.designer.budget,
-                          spec.designer.max_repairs)
-        try:
-            return design_with_claude(loop, ws)
-        except anthropic.APIStatusError as error:
-            if error.status_code == 429 or error.status_code >= 500:
-                raise  # transient: the step is retried
-            raise DesignError(f"the Messages API refused the design: {error.status_code} {error.message}") from error
+                          spec.designer.max_repairs, journal=journal)
+        return design_with_claude(loop, ws)
 
     def _verifying(self, st: _Step) -> None:
         chosen = st.status.revision
@@ -284,8 +297,8 @@ class Lifecycle:
         earlier = {n.name: n for n in st.status.rollout.nodes} if st.status.rollout else {}
         st.status.rollout = RolloutProgress(revision=ref, nodes=[
             NodeRollout(name=n.name, previous=n.previous, previous_owner=n.previous_owner,
-                        phase=NodePhase.PENDING if n.phase in _WRITTEN else n.phase)
-            for n in earlier.values() if n.phase in _WRITTEN
+                        phase=NodePhase.PENDING)
+            for n in earlier.values() if _touched(n)
         ])
         st.status.metrics_after = None
         st.enter(Phase.CANARY, "Canary", f"rolling {chosen.name} out to canary nodes first")
@@ -343,30 +356,46 @@ class Lifecycle:
     # -- nodes -----------------------------------------------------------------------------
 
     def _plan(self, st: _Step, workload: Workload) -> None:
-        """Which nodes take part, which are canaries, which yield to a policy that outranks this one."""
+        """Which nodes take part, which are canaries, which yield to a policy that outranks
+        this one, and which share a kernel with a node whose agent loads for them."""
         rollout = st.status.rollout
         assert rollout is not None
         entries = {n.name: n for n in rollout.nodes}
         for host in workload.hosts():
             if host in workload.nodes and host not in entries:
                 entries[host] = NodeRollout(name=host)
+        domains = kernel_domains(workload.nodes)
+        undecided = (NodePhase.PENDING, NodePhase.YIELDED, NodePhase.SHARED)
         conflicts = []
         for entry in entries.values():
-            node = workload.nodes.get(entry.name)
-            if entry.phase not in (NodePhase.PENDING, NodePhase.YIELDED) or node is None:
+            if entry.phase not in undecided or entry.name not in workload.nodes or entry.since:
                 continue
-            owner = node.spec.policy_ref
-            if owner and not owned_by(node, st.policy.ref) and outranks(self.api, owner, st.policy):
-                entry.phase, entry.message = NodePhase.YIELDED, f"owned by {owner.namespace}/{owner.name}"
-                conflicts.append(f"node {entry.name} is owned by policy {owner.namespace}/{owner.name}, which outranks this one")
-            else:
-                entry.phase, entry.message = NodePhase.PENDING, ""
+            rival = self._rival(st.policy, [workload.nodes[d] for d in domains[entry.name]])
+            entry.phase, entry.message, entry.shares_kernel_with = NodePhase.PENDING, "", None
+            if rival:
+                entry.phase, entry.message = NodePhase.YIELDED, rival
+                conflicts.append(f"node {entry.name}: {rival}")
+        for entry in sorted(entries.values(), key=lambda n: n.name):
+            loader = next((d for d in domains.get(entry.name, [entry.name]) if d in entries
+                           and entries[d].phase not in (NodePhase.YIELDED, NodePhase.SHARED, NodePhase.REVERTED)), None)
+            if entry.phase == NodePhase.PENDING and not entry.since and loader and loader != entry.name:
+                entry.phase, entry.shares_kernel_with = NodePhase.SHARED, loader
+                entry.message = f"shares its kernel with {loader}, whose agent loads for both"
         rollout.nodes = sorted(entries.values(), key=lambda n: n.name)
         if not any(n.canary for n in rollout.nodes):
             taking = [n for n in rollout.nodes if n.phase == NodePhase.PENDING][: st.policy.spec.rollout.canary_nodes]
             for entry in taking:
                 entry.canary = True
         self._report_conflicts(st, conflicts)
+
+    def _rival(self, policy: PolicyView, domain: list[NodeReport]) -> str | None:
+        """Why a node of this kernel belongs to another policy that outranks this one, if it does."""
+        for node in domain:
+            owner = node.spec.policy_ref
+            if owner and not owned_by(node, policy.ref) and outranks(self.api, owner, policy):
+                where = "" if node is domain[0] and len(domain) == 1 else f" (node {node.name} shares this kernel)"
+                return f"owned by policy {owner.namespace}/{owner.name}, which outranks this one{where}"
+        return None
 
     def _report_conflicts(self, st: _Step, conflicts: list[str]) -> None:
         if conflicts:
@@ -383,7 +412,7 @@ class Lifecycle:
         limits = st.policy.spec.rollout
         for entry in entries:
             node = workload.nodes.get(entry.name)
-            if node is None or entry.phase in (NodePhase.YIELDED, NodePhase.REVERTED):
+            if node is None or entry.phase in (NodePhase.YIELDED, NodePhase.REVERTED, NodePhase.SHARED):
                 continue
             if entry.phase in (NodePhase.APPLIED, NodePhase.ACTIVE) and not owned_by(node, st.policy.ref):
                 entry.phase, entry.message = NodePhase.YIELDED, "another policy took the node"
@@ -401,7 +430,7 @@ class Lifecycle:
             if entry.phase == NodePhase.PENDING and in_flight < limits.max_unavailable:
                 self._apply(st, workload, entry)
                 in_flight += 1
-        live = [n for n in entries if n.phase not in (NodePhase.YIELDED, NodePhase.REVERTED)]
+        live = [n for n in entries if n.phase not in (NodePhase.YIELDED, NodePhase.REVERTED, NodePhase.SHARED)]
         return bool(live) and all(n.phase == NodePhase.ACTIVE for n in live)
 
     def _apply(self, st: _Step, workload: Workload, entry: NodeRollout) -> None:
@@ -414,6 +443,13 @@ class Lifecycle:
         entry.others_before = workload.metrics(protected=False, on={entry.name})
         self.assignments.write(node, rollout.revision, st.policy.ref, workload.pod_classes(entry.name))
         entry.phase, entry.since, entry.message = NodePhase.APPLIED, now(), ""
+        for follower in rollout.nodes:
+            if follower.phase == NodePhase.SHARED and follower.shares_kernel_with == entry.name and not follower.since:
+                shared = workload.nodes[follower.name]
+                if not owned_by(shared, st.policy.ref):
+                    follower.previous, follower.previous_owner = shared.spec.desired_revision, shared.spec.policy_ref
+                self.assignments.write(shared, None, st.policy.ref, [], shared_kernel_with=entry.name)
+                follower.since = now()
         role = "canary" if entry.canary else "node"
         st.events.append(Event("Normal", "NodeApplied", f"{role} {entry.name}: desired revision {rollout.revision.name}"))
 
@@ -446,7 +482,7 @@ class Lifecycle:
         reverted = []
         for entry in status.rollout.nodes:
             node = nodes.get(entry.name)
-            if entry.phase not in _WRITTEN or node is None or not owned_by(node, policy.ref):
+            if not _touched(entry) or node is None or not owned_by(node, policy.ref):
                 continue
             self.assignments.write(node, entry.previous, entry.previous_owner, [])
             entry.phase, entry.since = NodePhase.REVERTED, now()
@@ -463,6 +499,7 @@ class Lifecycle:
 
     def release(self, policy: PolicyView, deleting_since: datetime) -> str | None:
         """Revert the nodes; None once they are back (or their agents are gone), else what is awaited."""
+        self._journal(policy).close()
         status = policy.status.model_copy(deep=True)
         self._revert(policy, status)
         if status.rollout is None:
@@ -523,7 +560,8 @@ def _profile_problem(workload: Workload, min_samples: int, namespace: str) -> tu
 def _counts(rollout: RolloutProgress | None) -> NodeCounts | None:
     if rollout is None:
         return None
-    live = [n for n in rollout.nodes if n.phase != NodePhase.YIELDED]
+    live = [n for n in rollout.nodes if n.phase not in (NodePhase.YIELDED, NodePhase.SHARED)]
     return NodeCounts(targeted=len(live), canary=sum(n.canary for n in live),
                       active=sum(n.phase == NodePhase.ACTIVE for n in live),
-                      failed=sum(n.phase == NodePhase.FAILED for n in live))
+                      failed=sum(n.phase == NodePhase.FAILED for n in live),
+                      shared=sum(n.phase == NodePhase.SHARED for n in rollout.nodes))

@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 from kubernetes import client, config
 
-from schedcp_operator import peering, policy_handlers  # noqa: F401  (registers handlers)
+from schedcp_operator import derived_policies, peering, policy_handlers  # noqa: F401  (registers handlers)
 from schedcp_operator.lifecycle import Lifecycle, Settings
 
 FINALIZER = "schedcp.io/finalizer"
@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="namespace of the ConfigMaps that carry verified scheduler objects to the agents")
     parser.add_argument("--release-timeout", type=float, default=60.0,
                         help="seconds a deleted policy waits for its nodes to report their previous scheduler")
+    parser.add_argument("--derived-policy-mode", choices=["Recommend", "Auto"], default="Recommend",
+                        help="mode of the policies derived from pods' schedcp.io/optimize annotations")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
@@ -95,7 +97,8 @@ async def _operate(args: argparse.Namespace, priority: int) -> None:
             namespaces=args.namespace,
             ready_flag=ready,
             memo=kopf.Memo(lifecycle=Lifecycle(_load_kube_config(), Settings(
-                artifacts_namespace=args.artifacts_namespace, release_timeout_seconds=args.release_timeout))),
+                artifacts_namespace=args.artifacts_namespace, release_timeout_seconds=args.release_timeout)),
+                derived_mode=args.derived_policy_mode),
         )
     finally:
         announcer.cancel()

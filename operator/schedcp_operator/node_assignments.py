@@ -22,11 +22,12 @@ class Assignments:
         self.custom = client.CustomObjectsApi(api)
 
     def write(self, node: NodeReport, revision: RevisionReference | None, owner: ObjectReference | None,
-              pod_classes: list[PodClass]) -> None:
+              pod_classes: list[PodClass], shared_kernel_with: str | None = None) -> None:
         spec = {
             "desiredRevision": revision.to_wire() if revision else None,
             "policyRef": owner.to_wire() if owner else None,
             "podClasses": [p.to_wire() for p in pod_classes],
+            "sharedKernelWith": shared_kernel_with,
         }
         body = {"metadata": {"resourceVersion": node.resource_version}, "spec": spec}
         self.custom.patch_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural, node.name, body)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +87,7 @@ class Turn(BaseModel):
     expect: Expect = Expect()
     reply: Reply | None = None  # neither reply nor failure: an empty end_turn message
     failure: Failure | None = None
+    delay_seconds: float = 0.0  # think before answering: lets a test kill the client mid-call
 
     @model_validator(mode="after")
     def _one_answer(self) -> Turn:
@@ -150,6 +152,8 @@ class MessagesServer:
             if not self.turns:
                 return self._refuse(500, "api_error", ["the test script has no more turns"])
             turn = self.turns.pop(0)
+        time.sleep(turn.delay_seconds)
+        with self._lock:
             problems = _protocol_problems(received) or self._check(turn.expect, received.body)
             if problems:
                 return self._refuse(400, "invalid_request_error", problems)

@@ -49,11 +49,13 @@ def _under(metrics: SchedulingMetrics, loaded: bool, effect: str) -> SchedulingM
     if not loaded or metrics.cpu_cores and metrics.cpu_cores > 0.5:
         return metrics
     factor = 0.2 if effect == "better" else 3.0
-    return metrics.model_copy(update={"run_delay_p99_micros": int(metrics.run_delay_p99_micros * factor)})
+    return metrics.model_copy(update={name: int(getattr(metrics, name) * factor)
+                                      for name in ("run_delay_p50_micros", "run_delay_p99_micros")})
 
 
 class SimulatedNode:
-    def __init__(self, api: client.ApiClient, name: str, behaviour: Behaviour | None = None) -> None:
+    def __init__(self, api: client.ApiClient, name: str, behaviour: Behaviour | None = None,
+                 boot_id: str | None = None) -> None:
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.name = name
@@ -61,7 +63,7 @@ class SimulatedNode:
         self.loaded: RevisionReference | None = None
         self.ejection: Ejection | None = None
         self.loads: list[str] = []
-        self.boot_id = str(uuid.uuid4())
+        self.boot_id = boot_id or str(uuid.uuid4())
         self.core.create_node({"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}})
         self.custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeSchedulerState", "metadata": {"name": name}, "spec": {}})
@@ -69,9 +71,10 @@ class SimulatedNode:
         self._thread = threading.Thread(target=self._run, name=f"sim-{name}", daemon=True)
         self._thread.start()
 
-    def add_pod(self, namespace: str, name: str, labels: dict[str, str]) -> None:
+    def add_pod(self, namespace: str, name: str, labels: dict[str, str],
+                annotations: dict[str, str] | None = None) -> None:
         self.core.create_namespaced_pod(namespace, {
-            "metadata": {"name": name, "labels": labels},
+            "metadata": {"name": name, "labels": labels, "annotations": annotations or {}},
             "spec": {"nodeName": self.name, "containers": [{"name": "main", "image": "registry.invalid/none"}],
                      "tolerations": [{"operator": "Exists"}]}})
 

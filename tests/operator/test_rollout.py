@@ -49,12 +49,12 @@ class Scene:
         self.namespace = namespace
         self.nodes: list[SimulatedNode] = []
 
-    def node(self, behaviour: Behaviour | None = None, pods: bool = True) -> SimulatedNode:
-        node = SimulatedNode(self.api, f"{self.namespace}-n{len(self.nodes)}", behaviour)
+    def node(self, behaviour: Behaviour | None = None, boot_id: str | None = None,
+             labels: tuple[str, ...] = ("web", "batch")) -> SimulatedNode:
+        node = SimulatedNode(self.api, f"{self.namespace}-n{len(self.nodes)}", behaviour, boot_id)
         self.nodes.append(node)
-        if pods:
-            node.add_pod(self.namespace, f"web-{len(self.nodes)}", {"app": "web"})
-            node.add_pod(self.namespace, f"batch-{len(self.nodes)}", {"app": "batch"})
+        for app in labels:
+            node.add_pod(self.namespace, f"{app}-{len(self.nodes)}", {"app": app})
         return node
 
     def apply(self, body: dict[str, Any]) -> None:
@@ -111,7 +111,7 @@ def test_auto_policy_goes_canary_first_then_active_on_every_node(scene, operator
     status = body["status"]
     revision = status["revision"]
     assert revision["template"] == "latency-class"
-    assert status["nodes"] == {"targeted": 3, "canary": 1, "active": 3, "failed": 0}
+    assert status["nodes"] == {"targeted": 3, "canary": 1, "active": 3, "failed": 0, "shared": 0}
     assert status["metricsBefore"]["runDelayP99Micros"] == 4000 and status["metricsAfter"]["runDelayP99Micros"] == 800
     assert condition(body, "Ready")["status"] == "True"
     for node in nodes:
@@ -180,6 +180,49 @@ def test_two_policies_on_one_node_leave_one_scheduler_and_a_conflict(scene, oper
     assert "first" in condition(body, "Conflict")["message"]
     assert node.spec().policy_ref.name == "first"
     assert scene.policy("first")["status"]["phase"] == "Active"
+
+
+def test_nodes_sharing_a_kernel_load_once_and_conflict_as_one(scene, operator) -> None:
+    """kind: three nodes on one kernel. One agent loads; a policy on another node of the
+    same kernel conflicts as if it were on the same node."""
+    kernel = "4d1e0c1a-0000-4000-8000-000000000001"
+    nodes = [scene.node(boot_id=kernel) for _ in range(2)]
+    bystander = scene.node(boot_id=kernel, labels=("other",))
+    op = operator()
+    scene.apply(policy_body("web", priority=500))
+    body = scene.wait_phase("web", "Active", op)
+    assert body["status"]["nodes"] == {"targeted": 1, "canary": 1, "active": 1, "failed": 0, "shared": 1}
+    loader, follower = nodes
+    assert loader.spec().desired_revision.name == body["status"]["revision"]["name"]
+    assert follower.spec().desired_revision is None and follower.spec().shared_kernel_with == loader.name
+    assert follower.loads == []
+
+    scene.apply(policy_body("other", priority=100, podSelector={"matchLabels": {"app": "other"}},
+                            objective={"kind": "latency"}))
+
+    def conflicted() -> dict[str, Any] | None:
+        got = scene.policy("other")
+        found = {c["type"]: c for c in got.get("status", {}).get("conditions", [])}
+        return got if found.get("Conflict", {}).get("status") == "True" else None
+
+    other = wait_until(conflicted, 240, "a Conflict on the policy of the bystander node", op.recent)
+    assert "shares this kernel" in condition(other, "Conflict")["message"]
+    assert bystander.spec().desired_revision is None and bystander.loads == []
+
+
+def test_annotated_pods_get_a_derived_policy_that_goes_with_the_last_of_them(scene, operator) -> None:
+    node = scene.node(labels=())
+    for name in ("web-a", "web-b"):
+        node.add_pod(scene.namespace, name, {"app": "web"}, {"schedcp.io/optimize": "latency"})
+    op = operator()
+    body = scene.wait_phase("optimize-latency", "Recommended", op)
+    assert {o["name"] for o in body["metadata"]["ownerReferences"]} == {"web-a", "web-b"}
+    assert body["spec"]["podSelector"] == {"matchLabels": {"schedcp.io/optimize": "latency"}}
+    pod = client.CoreV1Api(scene.api).read_namespaced_pod("web-a", scene.namespace)
+    assert pod.metadata.labels["schedcp.io/optimize"] == "latency"
+    for name in ("web-a", "web-b"):
+        client.CoreV1Api(scene.api).delete_namespaced_pod(name, scene.namespace, grace_period_seconds=0)
+    wait_until(lambda: not scene.policy("optimize-latency"), 120, "the derived policy collected", op.recent)
 
 
 def test_deleting_a_policy_reverts_its_nodes_before_it_goes(scene, operator) -> None:
@@ -259,16 +302,20 @@ def test_a_design_the_verifier_rejects_never_reaches_a_node(scene, operator, mes
     assert not [r for r in revisions if r["spec"].get("policyRef", {}).get("namespace") == scene.namespace]
 
 
+def planned(delay_seconds: float = 0) -> Turn:
+    return Turn(delay_seconds=delay_seconds, reply=Reply(tool_calls=[
+        call("decide_plan", action="configure", template="latency-class", reason="protects the web cgroups")]))
+
+
+def executed() -> Turn:
+    return Turn(reply=Reply(tool_calls=[call("propose_configuration", template="latency-class", tunables={}),
+                                        call("run_verifier"), call("finish", rationale="latency class for web")]))
+
+
 def test_operator_killed_in_each_phase_ends_active_without_designing_twice(scene, operator, messages_api) -> None:
     """Killed as soon as each phase shows; each successor resumes from the status. The
     server serves each scripted reply once: a repeated design would find no script."""
-    messages_api.script(
-        observed(),
-        Turn(reply=Reply(tool_calls=[call("decide_plan", action="configure", template="latency-class",
-                                          reason="protects the web cgroups")])),
-        Turn(reply=Reply(tool_calls=[call("propose_configuration", template="latency-class", tunables={}),
-                                     call("run_verifier"), call("finish", rationale="latency class for web")])),
-    )
+    messages_api.script(observed(), planned(), executed())
     scene.node()
     scene.node()
     scene.apply(claude_policy("web"))
@@ -286,3 +333,25 @@ def test_operator_killed_in_each_phase_ends_active_without_designing_twice(scene
     assert body["status"]["nodes"]["active"] == 2
     assert killed == ["Profiling", "Verifying", "Canary", "RollingOut"]
 
+
+
+def test_an_operator_killed_mid_design_resumes_from_the_journal(scene, operator, messages_api) -> None:
+    """The observation call was answered before the kill, the planning call was in flight:
+    the successor replays the first from the design journal and sends only the second again."""
+    messages_api.script(observed(), planned(delay_seconds=30), planned(), executed())
+    scene.node()
+    scene.apply(claude_policy("web"))
+    victim = operator(env=claude_env(messages_api))
+    wait_until(lambda: len(messages_api.requests) >= 2, 240, "the planning call in flight", victim.recent)
+    victim.kill()
+    journal = client.CoreV1Api(scene.api).read_namespaced_config_map(f"schedcp-design-{scene.namespace}-web", scene.namespace)
+    assert "profile.json" in journal.data and sum(k.startswith("exchange-") for k in journal.data) == 1
+    successor = operator(env=claude_env(messages_api))
+    body = scene.wait_phase("web", "Active", successor)
+    messages_api.assert_done()
+    observations = [r for r in messages_api.requests if "describe_workload" in {t["name"] for t in r.body["tools"]}]
+    assert len(observations) == 1
+    assert len(messages_api.requests) == 4
+    assert body["status"]["cost"]["calls"] == 3
+    with pytest.raises(client.ApiException):
+        client.CoreV1Api(scene.api).read_namespaced_config_map(f"schedcp-design-{scene.namespace}-web", scene.namespace)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import anthropic
 from pydantic import BaseModel, ValidationError
@@ -33,6 +33,16 @@ CACHE = {"type": "ephemeral"}
 
 class DesignError(Exception):
     """The design stopped; the message is what the policy's status shows."""
+
+
+class DesignInterrupted(DesignError):
+    """The API stayed unreachable or overloaded through the SDK's retries: try again later."""
+
+
+class Journal(Protocol):
+    def recall(self, request: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    def remember(self, request: dict[str, Any], response: dict[str, Any]) -> None: ...
 
 
 class BudgetExhausted(DesignError):
@@ -60,8 +70,10 @@ class ClaudeLoop:
         budget: Budget,
         max_repairs: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        journal: Journal | None = None,
     ) -> None:
         self.client = client
+        self.journal = journal
         self.model = model
         self.budget = budget
         self.max_repairs = max_repairs
@@ -119,20 +131,26 @@ class ClaudeLoop:
             for name in role.tools
         ]
         tools[-1]["cache_control"] = CACHE
-        try:
-            response = self.client.messages.create(
-                model=self.model,
-                max_tokens=MAX_OUTPUT_TOKENS,
-                system=[{"type": "text", "text": role.system, "cache_control": CACHE}],
-                tools=tools,
-                messages=messages,
-            )
-        except anthropic.APIStatusError as error:
-            raise DesignError(f"Claude API error {error.status_code} in {role.name} (after retries): {error.message}") from error
-        except anthropic.APIConnectionError as error:
-            raise DesignError(f"Claude API unreachable in {role.name} (after retries): {error}") from error
+        request = {"model": self.model, "max_tokens": MAX_OUTPUT_TOKENS, "tools": tools, "messages": messages,
+                   "system": [{"type": "text", "text": role.system, "cache_control": CACHE}]}
+        recorded = self.journal.recall(request) if self.journal else None
+        if recorded is not None:
+            response = anthropic.types.Message.model_validate(recorded)
+        else:
+            response = self._send(role, request)
+            if self.journal:
+                self.journal.remember(request, response.model_dump(mode="json"))
         self._account(role, response)
         return response
+
+    def _send(self, role: Role, request: dict[str, Any]) -> Any:
+        try:
+            return self.client.messages.create(**request)
+        except anthropic.APIStatusError as error:
+            kind = DesignInterrupted if error.status_code in (429, 529) or error.status_code >= 500 else DesignError
+            raise kind(f"Claude API error {error.status_code} in {role.name} (after retries): {error.message}") from error
+        except anthropic.APIConnectionError as error:
+            raise DesignInterrupted(f"Claude API unreachable in {role.name} (after retries): {error}") from error
 
     def _account(self, role: Role, response: Any) -> None:
         usage = response.usage

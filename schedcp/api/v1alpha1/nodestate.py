@@ -48,6 +48,11 @@ class NodeSchedulerStateSpec(ApiModel):
     replace_foreign_scheduler: Annotated[
         bool, Field(description="Unload a sched_ext scheduler this agent did not load.")
     ] = False
+    shared_kernel_with: Annotated[
+        str | None,
+        Field(max_length=253, description="This node shares its kernel (same boot id) with that node, whose "
+              "agent loads and unloads for both; this node's agent only reports."),
+    ] = None
 
 
 class KernelFacts(ApiModel):

@@ -163,6 +163,7 @@ class NodeCounts(ApiModel):
     canary: Annotated[int, Field(ge=0)] = 0
     active: Annotated[int, Field(ge=0)] = 0
     failed: Annotated[int, Field(ge=0)] = 0
+    shared: Annotated[int, Field(ge=0, description="Nodes that run the scheduler of a node they share a kernel with.")] = 0
 
 
 class DesignCost(ApiModel):
@@ -178,7 +179,8 @@ class NodePhase(StrEnum):
     ACTIVE = "Active"
     FAILED = "Failed"  # ejected, stalled or regressed
     REVERTED = "Reverted"  # back on what it ran before this policy
-    YIELDED = "Yielded"  # another policy owns the node
+    YIELDED = "Yielded"  # another policy owns the node (or a node sharing its kernel)
+    SHARED = "Shared"  # shares its kernel with another node of the rollout, whose agent loads
 
 
 class NodeRollout(ApiModel):
@@ -190,6 +192,7 @@ class NodeRollout(ApiModel):
         RevisionReference | None, Field(description="What the node ran before this policy; restored on rollback.")
     ] = None
     message: Annotated[str, Field(max_length=1024)] = ""
+    shares_kernel_with: Annotated[str | None, Field(max_length=253)] = None
     previous_owner: ObjectReference | None = None
     metrics_before: SchedulingMetrics | None = None
     others_before: SchedulingMetrics | None = None

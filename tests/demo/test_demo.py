@@ -1,0 +1,28 @@
+"""The README's main command, as a newcomer runs it: the whole loop on a VM node."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.vm, pytest.mark.cluster]
+
+
+def test_the_demo_ends_with_the_policy_active_on_the_vm_node() -> None:
+    run = subprocess.run([sys.executable, "-m", "schedcp_cli.main", "demo"], cwd=REPO, capture_output=True, text=True,
+                         timeout=1200, check=False)
+    out = run.stdout
+    assert run.returncode == 0, f"{out[-6000:]}\n{run.stderr[-3000:]}"
+    assert "phase Active" in out
+    assert "the VM node's kernel reports sched_ext enabled with ops 'schedcp_latency'" in out
+    table = out[out.index("the protected (web) pod before and after"):]
+    row = next(line for line in table.splitlines() if line.startswith("| runDelayP99Micros"))
+    before, after = (cell.strip() for cell in row.split("|")[2:4])
+    assert before.isdigit() and after.isdigit(), row
+    print(out[out.index("==> kubectl get schedulerpolicies"):out.index("==> status written")])
+    print(table[:1500])
+    print(out.splitlines()[-1])
