@@ -33,12 +33,11 @@ start_pod() {
   echo $! > "$cg/cgroup.procs"
 }
 """
-AGENT = """
-mkdir -p /host/tmp/schedcp-vm/state
-report '{{"event":"agent-starting"}}'
-in_host env NODE_NAME={node} PYTHONDONTWRITEBYTECODE=1 {python} -m schedcp_node_agent \\
-  --kubeconfig {kubeconfig} --state-dir /tmp/schedcp-vm/state --bpftool "$GUEST_BPFTOOL" \\
-  --artifacts-namespace {namespace} --metrics-port 0 --status-interval {status_interval} {extra} > /dev/ttyS0 2>&1
+AGENT = """in_host env NODE_NAME={node} PYTHONDONTWRITEBYTECODE=1 {python} -m schedcp_node_agent \\
+  --kubeconfig {kubeconfig} --state-dir /tmp/schedcp-vm/{node} --bpftool "$GUEST_BPFTOOL" \\
+  --artifacts-namespace {namespace} --metrics-port 0 --status-interval {status_interval} {extra} > /dev/ttyS0 2>&1"""
+LAST_AGENT = """report '{{"event":"agent-starting"}}'
+{agent}
 report "{{\\"event\\":\\"agent-exited\\",\\"rc\\":$?}}"
 """
 
@@ -66,13 +65,19 @@ def pod_lines(pods: dict[str, list[str]]) -> str:
 class VmNode:
     def __init__(self, node: str, admin_kubeconfig: Path, server: str, workdir: Path, *,
                  namespace: str = "schedcp-system", status_interval: float = 5, extra_args: str = "",
-                 pods: dict[str, list[str]] | None = None) -> None:
-        """`pods`: pod UID -> the command (absolute host paths) that is that pod's workload."""
+                 pods: dict[str, list[str]] | None = None, sharing: tuple[str, ...] = ()) -> None:
+        """`pods`: pod UID -> the command (absolute host paths) that is that pod's workload.
+        `sharing`: more node names whose agents run in this VM too, on the same kernel, as
+        kind's nodes share their host's."""
         workdir.mkdir(parents=True, exist_ok=True)
         kubeconfig = guest_kubeconfig(admin_kubeconfig, workdir / f"{node}.kubeconfig")
-        script = pod_lines(pods or {}) + AGENT.format(node=node, python=sys.executable, kubeconfig=kubeconfig,
-                                                      namespace=namespace, status_interval=status_interval,
-                                                      extra=extra_args)
+
+        def agent(name: str) -> str:
+            return AGENT.format(node=name, python=sys.executable, kubeconfig=kubeconfig, namespace=namespace,
+                                status_interval=status_interval, extra=extra_args)
+
+        others = "".join(f"{agent(name)} &\n" for name in sharing)
+        script = pod_lines(pods or {}) + others + LAST_AGENT.format(agent=agent(node))
         port = urlparse(server).port
         assert port, f"no port in {server}"
         options = VmOptions(share_host=True, memory_mb=1536, forward=Forward(guest_port=API_GUEST_PORT, host_port=port))

@@ -199,11 +199,15 @@ class Applier:
             return None
         wanted = {struct.pack("<Q", cgid): struct.pack("<I", CLASS_VALUES[WorkloadClass(c)]) for cgid, c in classes.items()}
         present = self.kernel.map_entries(pinned)
-        for key in present.keys() - wanted.keys():
+        stale = present.keys() - wanted.keys()
+        for key in stale:
             self.kernel.map_delete(pinned, key)
-        for key, value in wanted.items():
-            if present.get(key) != value:
-                self.kernel.map_update(pinned, key, value)
+        changed = [key for key, value in wanted.items() if present.get(key) != value]
+        for key in changed:
+            self.kernel.map_update(pinned, key, wanted[key])
+        if stale or changed:
+            log.info("class map of %s: %d cgroups (%d written, %d removed)", ours.name if ours else "-",
+                     len(wanted), len(changed), len(stale))
         return len(wanted)
 
     # -- what is running --------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""Many simulated node agents from one loop: what the control-plane benchmark runs against.
+
+tests/operator/simulated_nodes.py gives each node its own thread, right for a few nodes
+in a test; a thousand threads would measure this process instead of the operator. Here
+one loop lists every NodeSchedulerState in one call, "loads" each desired revision at
+once (the host has no sched_ext; what the operator sees is the report), and writes every
+node's status through a small pool of HTTP connections. A status carries what a real
+agent's does: heartbeat, kernel facts (a boot id of its own, so no two nodes share a
+kernel), the active scheduler and tier-1 pod profiles, with the web and batch metrics
+of the tests so that the offline planner chooses latency-class.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from kubernetes import client
+
+from schedcp.api.v1alpha1.base import GROUP, VERSION, RevisionReference, SchedulingMetrics, now
+from schedcp.api.v1alpha1.nodestate import (
+    ActiveScheduler,
+    KernelFacts,
+    NodeSchedulerStateSpec,
+    NodeSchedulerStateStatus,
+    PodProfile,
+    Profiling,
+    ProfilingTier,
+)
+
+PLURAL = "nodeschedulerstates"
+WINDOW_SECONDS = 10
+WORKERS = 8
+# A wake-heavy web pod and a CPU-bound batch pod as tier 1 sees them under EEVDF (the
+# numbers of tests/operator/simulated_nodes.py); under the loaded revision the web pod's
+# run delay drops to a fifth, so the canary passes.
+WEB = SchedulingMetrics(cpu_cores=0.05, run_delay_p50_micros=900, run_delay_p99_micros=4000,
+                        voluntary_switches_per_second=400, timeslice_mean_micros=120, samples=20)
+BATCH = SchedulingMetrics(cpu_cores=0.9, run_delay_p50_micros=1500, run_delay_p99_micros=3000,
+                          voluntary_switches_per_second=1, timeslice_mean_micros=20_000, samples=20)
+
+
+def under_revision(metrics: SchedulingMetrics, loaded: bool) -> SchedulingMetrics:
+    if not loaded or (metrics.cpu_cores or 0) > 0.5:
+        return metrics
+    return metrics.model_copy(update={"run_delay_p50_micros": metrics.run_delay_p50_micros // 5,
+                                      "run_delay_p99_micros": metrics.run_delay_p99_micros // 5})
+
+
+@dataclass
+class SimNode:
+    name: str
+    pods: list[tuple[str, str]] = field(default_factory=list)  # (name, app)
+    boot_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    loaded: RevisionReference | None = None
+
+    def status(self, namespace: str) -> NodeSchedulerStateStatus:
+        profiles = [PodProfile(namespace=namespace, name=pod,
+                               metrics=under_revision(WEB if app == "web" else BATCH, self.loaded is not None))
+                    for pod, app in self.pods]
+        active = ActiveScheduler(state="enabled", ops="schedcp_sim", revision=self.loaded) if self.loaded \
+            else ActiveScheduler(state="disabled")
+        return NodeSchedulerStateStatus(
+            heartbeat_time=now(), kernel=KernelFacts(release="simulated", boot_id=self.boot_id, sched_ext=True),
+            active=active, profiling=Profiling(tier=ProfilingTier.PROC, window_seconds=WINDOW_SECONDS, pods=profiles))
+
+
+class Fleet:
+    """`count` nodes, each with a web pod; the first `batch_nodes` also run a batch pod."""
+
+    def __init__(self, api: client.ApiClient, namespace: str, count: int, batch_nodes: int = 10,
+                 period: float = 1.0) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.namespace = namespace
+        self.period = period
+        self.nodes = {f"sim-{i:04d}": SimNode(f"sim-{i:04d}") for i in range(count)}
+        self.turns: list[float] = []  # seconds per full pass over the fleet
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="fleet")
+        self._stop = threading.Event()
+        list(self._pool.map(self._create, self.nodes.values(), [i < batch_nodes for i in range(count)]))
+        self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
+        self._thread.start()
+
+    def _create(self, node: SimNode, with_batch: bool) -> None:
+        self.core.create_node({"metadata": {"name": node.name, "labels": {"kubernetes.io/hostname": node.name}}})
+        self.custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeSchedulerState", "metadata": {"name": node.name}, "spec": {}})
+        for app in ("web", "batch") if with_batch else ("web",):
+            pod = f"{app}-{node.name}"
+            self.core.create_namespaced_pod(self.namespace, {
+                "metadata": {"name": pod, "labels": {"app": app}},
+                "spec": {"nodeName": node.name, "containers": [{"name": "main", "image": "registry.invalid/none"}],
+                         # The nodes have no kubelet: they go NotReady and would get their pods evicted.
+                         "tolerations": [{"operator": "Exists"}]}})
+            node.pods.append((pod, app))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._turn()
+            except client.ApiException:
+                pass
+            self.turns.append(time.monotonic() - started)
+            self._stop.wait(max(0.0, self.period - (time.monotonic() - started)))
+
+    def _turn(self) -> None:
+        listed = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
+        for item in listed:
+            node = self.nodes.get(item["metadata"]["name"])
+            if node is not None:
+                desired = NodeSchedulerStateSpec.model_validate(item.get("spec") or {}).desired_revision
+                node.loaded = desired
+        list(self._pool.map(self._report, self.nodes.values()))
+
+    def _report(self, node: SimNode) -> None:
+        try:
+            self.custom.patch_cluster_custom_object_status(GROUP, VERSION, PLURAL, node.name,
+                                                           {"status": node.status(self.namespace).to_wire()})
+        except client.ApiException:
+            pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        self._pool.shutdown(wait=True)

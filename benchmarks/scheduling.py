@@ -1,0 +1,420 @@
+"""Scheduling outcome: every scheduler on every workload, in one micro-VM boot, vs EEVDF.
+
+    python -m benchmarks.scheduling [--repeats 3] [--seconds 2] [--only fifo,vtime] [--no-scx]
+
+One boot runs, round after round, the kernel's own scheduler (EEVDF), each built-in
+template with its default tunables, the design loop's choice for each workload, and
+the scx schedulers that could be built on this host, over four workloads:
+
+- mixed: latency workers (wakeup_latency, no hogs of its own) in one cgroup next to
+  CPU hogs (cpu_batch) in another, both at once: the workers' p99 wakeup latency and
+  the hogs' throughput. Two processes in two cgroups, because the latency-class
+  template protects cgroups: its class map gets the workers' cgroup id.
+- longtail: twelve short jobs and one long one, started at once: the makespan.
+- parallel: 2 threads per vCPU burning CPU: units of work per second.
+- pingpong: pairs of threads passing a byte over pipes: round trips per second.
+
+The design loop's choice is the offline planner's `choose()` on the Workload Profile
+that tier-1 profiling reports for each workload (PROFILES, traits derived by the
+operator's own `derive_traits`). The scripted-Claude path of the tests makes the same
+choice, so it is not run twice. Each cell is the median of the repeats with its spread
+(min–max) and the median's ratio to EEVDF's. Results: stdout,
+benchmarks/results/scheduling.md and scheduling.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.reporting import (
+    RESULTS_DIR,
+    Summary,
+    format_ratio,
+    gain,
+    markdown_table,
+    ratio,
+    summarize,
+    write_result,
+)
+
+GUEST_SCRIPT = Path(__file__).with_name("scheduling_guest.sh")
+SCX_ROOT = Path.home() / ".cache" / "schedcp" / "scx"
+SCX_CRATES = ("scx_bpfland", "scx_rusty", "scx_lavd", "scx_flash", "scx_p2dq")
+# The log of `cargo install --root ~/.cache/schedcp/scx scx_bpfland > ~/.cache/schedcp/scx/build.log 2>&1; echo rc=$? >> ...`.
+SCX_BUILD_LOG = SCX_ROOT / "build.log"
+WORKLOADS = ("mixed", "longtail", "parallel", "pingpong")
+BASELINE = "eevdf"
+# Sized for 2 vCPUs: 2 latency workers waking every 2 ms next to 4 hogs; 4 threads for
+# the parallel run; 2 ping-pong pairs.
+SHAPE = {"WORKERS": 2, "PERIOD_US": 2000, "HOGS": 4, "THREADS": 4, "PAIRS": 2}
+VM_CPUS = 2
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    workload: str
+    path: tuple[str, str]  # (part of the run report, field of the workload's JSON)
+    title: str
+    lower_is_better: bool
+    digits: int = 0
+
+
+MEASURES = (
+    Measure("p50", "mixed", ("result", "p50_us"), "mixed: p50 wakeup latency µs (lower)", True),
+    Measure("p99", "mixed", ("result", "p99_us"), "mixed: p99 wakeup latency µs (lower)", True),
+    Measure("batch", "mixed", ("batch", "units_per_s"), "mixed: batch units/s (higher)", False),
+    Measure("makespan", "longtail", ("result", "makespan_ms"), "long tail: makespan ms (lower)", True),
+    Measure("parallel", "parallel", ("result", "units_per_s"), "parallel: units/s (higher)", False),
+    Measure("pingpong", "pingpong", ("result", "round_trips_per_s"), "ping-pong: round trips/s (higher)", False),
+)
+
+
+@dataclass
+class Scheduler:
+    """One row's scheduler as the guest loads it; `note` says why it could not run."""
+
+    label: str
+    kind: str  # eevdf | bpf | scx
+    arg: str = "-"
+    classes: bool = False
+    note: str = ""
+    template: str = ""
+    tunables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def guest_label(self) -> str:
+        """The label as the guest uses it: a file name (pin directory) too."""
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", self.label)
+
+    def line(self) -> str:
+        return f"{self.guest_label} {self.kind} {self.arg} {int(self.classes)}\n"
+
+
+# -- the design loop's choices ------------------------------------------------------------
+
+def profiles() -> dict[str, Any]:
+    """What tier-1 profiling reports for each workload, reduced as the operator reduces it."""
+    from schedcp.api.v1alpha1.base import SchedulingMetrics
+    from schedcp.api.v1alpha1.policy import ObjectiveKind
+    from schedcp_operator.design.observe import derive_traits
+    from schedcp_operator.design.profile import WorkloadProfile
+
+    wakes = SHAPE["WORKERS"] * 1_000_000 / SHAPE["PERIOD_US"]
+    busy = SchedulingMetrics(cpu_cores=VM_CPUS, timeslice_mean_micros=20_000, run_delay_per_second_micros=1_000_000)
+    shapes = {
+        # protected: the latency workers' pod; others: the hogs' pod
+        "mixed": (ObjectiveKind.LATENCY,
+                  SchedulingMetrics(cpu_cores=0.05, voluntary_switches_per_second=wakes, timeslice_mean_micros=200), 1,
+                  busy, 1),
+        # thirteen jobs, all CPU-bound, nothing protected, the goal is the makespan
+        "longtail": (ObjectiveKind.MAKESPAN, None, 0, busy, 13),
+        # 2 threads per CPU: CPU-bound and contended
+        "parallel": (ObjectiveKind.THROUGHPUT, None, 0, busy, 1),
+        # the ping-pong pod sleeps and wakes tens of thousands of times a second
+        "pingpong": (ObjectiveKind.THROUGHPUT,
+                     SchedulingMetrics(cpu_cores=1.0, voluntary_switches_per_second=40_000, timeslice_mean_micros=20), 1,
+                     None, 0),
+    }
+    result = {}
+    for name, (objective, protected, protected_pods, others, other_pods) in shapes.items():
+        traits = derive_traits(objective, protected, protected_pods, others, other_pods)
+        result[name] = WorkloadProfile(objective=objective, traits=traits, protected=protected, others=others,
+                                       protected_pods=protected_pods, other_pods=other_pods, nodes=1)
+    return result
+
+
+def design_choices() -> dict[str, Any]:
+    from schedcp_operator.design.offline import choose
+
+    return {name: choose(profile) for name, profile in profiles().items()}
+
+
+def config_label(template: str, tunables: dict[str, int]) -> str:
+    return template + "".join(f"[{k}={v}]" for k, v in sorted(tunables.items()))
+
+
+# -- the schedulers --------------------------------------------------------------------------
+
+def scx_status() -> dict[str, tuple[Path | None, str]]:
+    """Each scx crate: its binary if built, else why it is not here."""
+    status = {}
+    log = SCX_BUILD_LOG.read_text(errors="replace") if SCX_BUILD_LOG.exists() else ""
+    for crate in SCX_CRATES:
+        binary = SCX_ROOT / "bin" / crate
+        if binary.exists():
+            status[crate] = (binary, "")
+        elif crate == "scx_bpfland" and log and "\nrc=" not in log:
+            status[crate] = (None, "could not run: its cargo build was still under way")
+        elif crate == "scx_bpfland" and log:
+            status[crate] = (None, f"could not run: cargo install failed: {build_failure(log)}")
+        elif log and "\nrc=" in log and "rc=0" not in log:
+            status[crate] = (None, "could not run: not built (only scx_bpfland was tried); every scx scheduler builds "
+                                   "on scx_utils, which failed for scx_bpfland")
+        else:
+            status[crate] = (None, "could not run: not built (only scx_bpfland is tried, see the README)")
+    return status
+
+
+def build_failure(log: str) -> str:
+    """The first line that says why a cargo build failed, short enough for a table cell."""
+    lines = log.strip().splitlines()
+    if lines and lines[-1].startswith("rc=124"):
+        return "did not finish within 10 minutes on this 2-core host"
+    # A build script's panic names the cause; cargo's own "error:" line only names the crate.
+    for index, line in enumerate(lines):
+        if "panicked at" in line:
+            crate = next((l.split("`")[1] for l in lines if "failed to run custom build command" in l and "`" in l), "")
+            reason = next((l.strip() for l in lines[index + 1:] if l.strip()), "")
+            return f"{crate} build script: {reason}"[:200]
+    for line in lines:
+        if line.startswith("error") or "fatal error" in line or "not found" in line:
+            return line.strip()[:200]
+    return (lines[-1] if lines else "no log")[:160]
+
+
+def prepare(workdir: Path, only: set[str] | None, scx: bool) -> tuple[list[Scheduler], dict[str, Any], dict[str, Path]]:
+    from schedcp.building import compile_scheduler
+    from schedcp.provisioning.kernel import provision_kernel
+    from schedcp.templates import builtin_templates
+
+    templates = builtin_templates()
+    vmlinux_h = provision_kernel().vmlinux_h
+    choices = design_choices()
+    configs = [(name, {}) for name in templates]
+    configs += [(c.template, dict(c.tunables)) for c in choices.values()]
+    schedulers = [Scheduler(BASELINE, "eevdf")]
+    objects: dict[str, Path] = {}
+    for template, tunables in configs:
+        label = config_label(template, tunables)
+        if any(s.label == label for s in schedulers) or (only and template not in only and label not in only):
+            continue
+        built = compile_scheduler(templates[template].source(), templates[template].defaults() | tunables,
+                                  vmlinux_h, workdir / label)
+        scheduler = Scheduler(label, "bpf", classes=template == "latency-class", template=template, tunables=tunables)
+        scheduler.arg = f"{scheduler.guest_label}.bpf.o"
+        objects[f"obj/{scheduler.arg}"] = built.path
+        schedulers.append(scheduler)
+    for crate, (binary, note) in scx_status().items():
+        if only and crate not in only:
+            continue
+        if binary and scx:
+            schedulers.append(Scheduler(crate, "scx", str(binary)))
+        else:
+            schedulers.append(Scheduler(crate, "none", note=note or "could not run: --no-scx"))
+    return schedulers, choices, objects
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+def params(repeats: int, seconds: float) -> str:
+    values = {"REPEATS": repeats, "MS": int(seconds * 1000), "MID": round(min(0.5, seconds / 3), 2),
+              "TO": int(seconds * 6 + 20), "WORKLOADS": "'" + " ".join(WORKLOADS) + "'", **SHAPE}
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def vm_timeout(runnable: list[Scheduler], repeats: int, seconds: float) -> float:
+    # Boot, calibration, then per load: the load itself and four workloads of a few
+    # seconds each under TCG (the long tail runs about 1.5x --seconds).
+    return 90 + repeats * len(runnable) * (15 + len(WORKLOADS) * (seconds * 1.5 + 4))
+
+
+def run_vm(schedulers: list[Scheduler], objects: dict[str, Path], repeats: int, seconds: float, workdir: Path):
+    from schedcp.building import workload_binaries
+    from schedcp.microvm.runner import run_script
+
+    runnable = [s for s in schedulers if s.kind in ("eevdf", "bpf", "scx")]
+    (workdir / "params.sh").write_text(params(repeats, seconds))
+    (workdir / "schedulers.txt").write_text("".join(s.line() for s in runnable))
+    files = {"params.sh": workdir / "params.sh", "schedulers.txt": workdir / "schedulers.txt", **objects}
+    files |= {f"bin/{name}": path for name, path in workload_binaries().items()}
+    share_host = any(s.kind == "scx" for s in runnable)
+    timeout = vm_timeout(runnable, repeats, seconds)
+    return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, memory_mb=1024, share_host=share_host)
+
+
+# -- the results -------------------------------------------------------------------------------
+
+def value_of(run: dict[str, Any], measure: Measure) -> float | None:
+    """The measure in a run report; a latency run whose workers never woke has no latency."""
+    part = run.get(measure.path[0]) or {}
+    if measure.path[1].endswith("_us") and isinstance(part, dict) and not part.get("samples"):
+        return None
+    value = part.get(measure.path[1]) if isinstance(part, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def valid_run(run: dict[str, Any], scheduler: Scheduler | None) -> bool:
+    """The run exited cleanly, and under the scheduler it was meant for."""
+    if run.get("rc") != 0:
+        return False
+    if scheduler is None or scheduler.kind == "eevdf":
+        return run.get("state") != "enabled"
+    return run.get("state") == "enabled"
+
+
+def collect(reports: list[dict[str, Any]], schedulers: list[Scheduler]) -> dict[str, dict[str, Summary | None]]:
+    """label -> measure key -> summary of that measure over the rounds."""
+    by_guest = {s.guest_label: s for s in schedulers}
+    values: dict[str, dict[str, list[float | None]]] = {}
+    for run in reports:
+        scheduler = by_guest.get(run.get("label", ""))
+        if run.get("event") != "run" or scheduler is None or not valid_run(run, scheduler):
+            continue
+        for measure in MEASURES:
+            if measure.workload == run.get("workload"):
+                values.setdefault(scheduler.label, {}).setdefault(measure.key, []).append(value_of(run, measure))
+    return {label: {m.key: summarize(per.get(m.key, [])) for m in MEASURES} for label, per in values.items()}
+
+
+def failures(reports: list[dict[str, Any]], schedulers: list[Scheduler]) -> dict[str, str]:
+    """Why a scheduler has no numbers: a refused load, an ejection, a wrong attachment."""
+    notes = {s.label: s.note for s in schedulers if s.note}
+    by_guest = {s.guest_label: s.label for s in schedulers}
+    for report in reports:
+        label = by_guest.get(report.get("label", ""), report.get("label", ""))
+        if report.get("event") == "load" and report.get("rc") != 0:
+            notes.setdefault(label, "could not run: load failed: " + (report.get("log", "").strip().splitlines() or ["?"])[-1][:160])
+        if report.get("event") == "load" and report.get("classes") not in (None, 0):
+            notes.setdefault(label, "class map not written: " + report.get("log", "")[-160:])
+        if report.get("event") == "load" and report.get("classes") == 0 and '"value": 1' not in report.get("log", "") \
+                and "value: 01 00 00 00" not in report.get("log", ""):
+            notes.setdefault(label, "the class map does not show the workers' cgroup: " + report.get("log", "")[-160:])
+        if report.get("event") == "run" and report.get("workload") == "mixed" and report.get("rc") == 0 \
+                and isinstance(report.get("result"), dict) and not report["result"].get("samples"):
+            notes.setdefault(label, "starved: the latency workers never woke in a run")
+        if report.get("event") == "unload" and report.get("dmesg", "").strip():
+            notes.setdefault(label, "kernel said: " + report["dmesg"].strip().replace("\\n", " ")[:200])
+    return notes
+
+
+def cell(summary: Summary | None, baseline: Summary | None, measure: Measure, with_ratio: bool = True) -> str:
+    if summary is None:
+        return "–"
+    text = summary.cell(measure.digits)
+    return f"{text} {format_ratio(ratio(summary, baseline))}" if with_ratio else text
+
+
+def table(schedulers: list[Scheduler], results: dict[str, dict[str, Summary | None]], choices: dict[str, Any],
+          notes: dict[str, str]) -> str:
+    base = results.get(BASELINE, {})
+    headers = ["scheduler", *(m.title for m in MEASURES), "note"]
+    rows = []
+    for s in schedulers:
+        mine = results.get(s.label, {})
+        row = [s.label, *(cell(mine.get(m.key), base.get(m.key), m, s.label != BASELINE) for m in MEASURES)]
+        if not mine and not notes.get(s.label):
+            notes[s.label] = "no valid run (see the VM's reports)"
+        rows.append(row + [notes.get(s.label, "")])
+    design = ["design loop (offline planner; scripted Claude makes the same choice)"]
+    for m in MEASURES:
+        choice = choices[m.workload]
+        label = config_label(choice.template, dict(choice.tunables))
+        summary = results.get(label, {}).get(m.key)
+        design.append(f"{label}: {cell(summary, base.get(m.key), m)}")
+    rows.append(design + ["choices: " + "; ".join(f"{w} → {config_label(c.template, dict(c.tunables))} ({c.rule})"
+                                                      for w, c in choices.items())])
+    return markdown_table(headers, rows)
+
+
+def targets(results: dict[str, dict[str, Summary | None]], choices: dict[str, Any]) -> str:
+    """DESIGN.md's scheduling targets, checked for the design loop's choices."""
+    base = results.get(BASELINE, {})
+
+    def design_ratio(key: str) -> float | None:
+        measure = next(m for m in MEASURES if m.key == key)
+        choice = choices[measure.workload]
+        return ratio(results.get(config_label(choice.template, dict(choice.tunables)), {}).get(key), base.get(key))
+
+    def verdict(ok: bool | None) -> str:
+        return "not measured" if ok is None else ("met" if ok else "NOT met")
+
+    p99, batch, makespan = design_ratio("p99"), design_ratio("batch"), design_ratio("makespan")
+    worst = [(m, gain(design_ratio(m.key), m.lower_is_better)) for m in MEASURES]
+    measured = [(m, g) for m, g in worst if g is not None]
+    rows = [
+        ["mixed: p99 at least 2x better", format_ratio(p99), verdict(None if p99 is None else p99 <= 0.5)],
+        ["mixed: batch loss at most 10%", format_ratio(batch), verdict(None if batch is None else batch >= 0.9)],
+        ["long tail: makespan at least 20% shorter", format_ratio(makespan), verdict(None if makespan is None else makespan <= 0.8)],
+        ["nothing worse than EEVDF by more than 5%",
+         ", ".join(f"{m.key} {g:.2f}x as good" for m, g in measured) or "–",
+         verdict(None if not measured else all(g >= 1 / 1.05 for _, g in measured))],
+    ]
+    return markdown_table(["target (design loop's choice vs EEVDF)", "ratio", "verdict"], rows)
+
+
+def figure(schedulers: list[Scheduler], results: dict[str, dict[str, Summary | None]], path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("the figure needs matplotlib: pip install -e '.[test]'") from None
+    base = results.get(BASELINE, {})
+    shown = [s.label for s in schedulers if s.label != BASELINE and results.get(s.label)]
+    if not shown or not base:
+        return None
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.8 / len(shown)
+    for index, label in enumerate(shown):
+        gains = [gain(ratio(results[label].get(m.key), base.get(m.key)), m.lower_is_better) or 0 for m in MEASURES]
+        ax.bar([i + index * width for i in range(len(MEASURES))], gains, width, label=label)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(MEASURES))], [m.title.replace(": ", ":\n", 1) for m in MEASURES], fontsize=8)
+    ax.set_ylabel("times better than EEVDF (median)")
+    ax.set_title("Scheduling outcome vs EEVDF, same micro-VM boot (> 1 is better)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def header(vm: Any, repeats: int, seconds: float, calibration: dict[str, Any]) -> str:
+    return (f"Scheduling outcome vs EEVDF: {repeats} round(s) of {seconds:g} s runs in one {vm.accelerator.upper()} "
+            f"micro-VM boot ({VM_CPUS} vCPUs, {vm.seconds:.0f} s in all). Cells: median (min–max) and the median's "
+            f"ratio to EEVDF. "
+            + ("Under TCG every absolute number is slow (instructions are emulated) and the vCPUs take turns "
+               "on one host thread, which distorts multi-CPU effects; only the ratios mean something. "
+               if vm.accelerator == "tcg" else "")
+            + f"Long-tail jobs: 12 x {calibration.get('short_units')} + 1 x {calibration.get('long_units')} units "
+              f"(calibrated in the boot).")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds: runs per (scheduler, workload)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each run")
+    parser.add_argument("--only", default="", help="comma-separated templates or scx crates to include (EEVDF always)")
+    parser.add_argument("--no-scx", action="store_true", help="leave the scx schedulers out even if built")
+    args = parser.parse_args()
+    only = {x.strip() for x in args.only.split(",") if x.strip()} or None
+    with tempfile.TemporaryDirectory(prefix="schedcp-bench-") as tmp:
+        workdir = Path(tmp)
+        schedulers, choices, objects = prepare(workdir, only, not args.no_scx)
+        started = time.monotonic()
+        vm = run_vm(schedulers, objects, args.repeats, args.seconds, workdir)
+    if vm.timed_out or not vm.finished:
+        print(f"warning: the VM {'timed out' if vm.timed_out else 'did not finish'} after {time.monotonic() - started:.0f} s; "
+              "partial results follow\n" + vm.console[-3000:])
+    calibration = next(iter(vm.events("calibration")), {})
+    results = collect(vm.reports, schedulers)
+    notes = failures(vm.reports, schedulers)
+    text = "\n\n".join([header(vm, args.repeats, args.seconds, calibration), table(schedulers, results, choices, notes),
+                        targets(results, choices)])
+    print(text)
+    path = write_result("scheduling.md", text)
+    png = figure(schedulers, results, RESULTS_DIR / "scheduling.png")
+    print(f"\nwritten: {path}" + (f", {png}" if png else ""))
+
+
+if __name__ == "__main__":
+    main()

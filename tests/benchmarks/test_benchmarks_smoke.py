@@ -1,0 +1,106 @@
+"""The benchmarks' pure parts: statistics, ratios, tables and parsing, with no VM or cluster."""
+
+from __future__ import annotations
+
+from benchmarks import scheduling
+from benchmarks.reporting import (
+    Summary,
+    format_ratio,
+    gain,
+    markdown_table,
+    parse_workload_output,
+    ratio,
+    summarize,
+    write_result,
+)
+from benchmarks.scheduling import BASELINE, MEASURES, Scheduler, collect, failures, value_of
+
+
+def run(label: str, workload: str, result: dict, *, state: str = "enabled", rc: int = 0, **extra) -> dict:
+    return {"event": "run", "label": label, "round": 1, "workload": workload, "rc": rc, "state": state,
+            "ops": "", "result": result, **extra}
+
+
+def test_summary_is_the_median_with_the_min_max_spread() -> None:
+    assert summarize([3.0, 1.0, 2.0]) == Summary(median=2.0, low=1.0, high=3.0, count=3)
+    assert summarize([4.0, 1.0]).median == 2.5
+    assert summarize([None, 5.0]) == Summary(5.0, 5.0, 5.0, 1)
+    assert summarize([]) is None and summarize([None]) is None
+
+
+def test_a_cell_shows_the_spread_only_when_there_are_repeats() -> None:
+    assert Summary(1234.4, 1200, 1300, 3).cell() == "1,234 (1,200–1,300)"
+    assert Summary(2.0, 2.0, 2.0, 1).cell(1) == "2.0"
+
+
+def test_the_ratio_is_of_medians_and_gain_points_the_right_way() -> None:
+    base, faster = Summary(100, 90, 110, 3), Summary(50, 40, 60, 3)
+    assert ratio(faster, base) == 0.5
+    assert gain(0.5, lower_is_better=True) == 2.0 and gain(0.5, lower_is_better=False) == 0.5
+    assert ratio(None, base) is None and ratio(faster, Summary(0, 0, 0, 1)) is None
+    assert format_ratio(0.5) == "0.50x" and format_ratio(None) == "–"
+
+
+def test_a_markdown_table_escapes_pipes_and_shows_missing_cells() -> None:
+    text = markdown_table(["a", "b"], [["x|y", None], [1, 2.5]])
+    assert text.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | – |", "| 1 | 2.5 |"]
+
+
+def test_the_last_json_line_of_a_workload_is_its_result() -> None:
+    out = 'warming up\n{"workload":"wakeup_latency","samples":10,"p50_us":85.7,"p99_us":2015.9,"hog_units_per_s":0.0}\n'
+    assert parse_workload_output(out)["p99_us"] == 2015.9
+    assert parse_workload_output('{"workload":"pingpong","pairs":2,"round_trips_per_s":312444.1}')["round_trips_per_s"] == 312444.1
+    assert parse_workload_output("no json here") is None and parse_workload_output("{broken") is None
+
+
+def test_results_are_written_under_the_given_directory(tmp_path) -> None:
+    path = write_result("x.md", "table", tmp_path / "results")
+    assert path.read_text() == "table\n"
+
+
+def test_runs_become_per_scheduler_summaries_and_only_valid_runs_count() -> None:
+    schedulers = [Scheduler(BASELINE, "eevdf"), Scheduler("batch[longest_first=1]", "bpf")]
+    guest = schedulers[1].guest_label
+    reports = [
+        run(BASELINE, "mixed", {"samples": 100, "p50_us": 80, "p99_us": 4000}, state="disabled", batch={"units_per_s": 1000}),
+        run(BASELINE, "mixed", {"samples": 100, "p50_us": 90, "p99_us": 6000}, state="disabled", batch={"units_per_s": 1200}),
+        run(guest, "mixed", {"samples": 100, "p50_us": 40, "p99_us": 1000}, batch={"units_per_s": 950}),
+        run(guest, "mixed", {"samples": 100, "p50_us": 40, "p99_us": 9}, state="disabled"),  # ejected: not counted
+        run(guest, "longtail", {"makespan_ms": 800}),
+        run(guest, "longtail", {"makespan_ms": 1}, rc=124),  # timed out: not counted
+    ]
+    results = collect(reports, schedulers)
+    assert results[BASELINE]["p99"] == Summary(5000, 4000, 6000, 2)
+    assert results["batch[longest_first=1]"]["p99"] == Summary(1000, 1000, 1000, 1)
+    assert results["batch[longest_first=1]"]["makespan"].median == 800
+    assert ratio(results["batch[longest_first=1]"]["batch"], results[BASELINE]["batch"]) == 950 / 1100
+
+
+def test_latency_without_samples_is_missing_and_noted_as_starved() -> None:
+    p99 = next(m for m in MEASURES if m.key == "p99")
+    starved = run("fifo", "mixed", {"samples": 0, "p50_us": 0, "p99_us": 0})
+    assert value_of(starved, p99) is None
+    notes = failures([starved], [Scheduler("fifo", "bpf")])
+    assert "starved" in notes["fifo"]
+
+
+def test_the_design_loop_choices_follow_the_offline_rules() -> None:
+    choices = scheduling.design_choices()
+    assert choices["mixed"].template == "latency-class"
+    assert (choices["longtail"].template, dict(choices["longtail"].tunables)) == ("batch", {"longest_first": 1})
+    assert choices["pingpong"].template == "interactive"
+
+
+def test_targets_are_judged_on_the_design_loops_choices() -> None:
+    choices = scheduling.design_choices()
+    one = lambda v: Summary(v, v, v, 1)  # noqa: E731
+    results = {
+        BASELINE: {"p50": one(100), "p99": one(4000), "batch": one(1000), "makespan": one(1000), "parallel": one(100),
+                   "pingpong": one(100)},
+        "latency-class": {"p50": one(50), "p99": one(1000), "batch": one(950)},
+        "batch[longest_first=1]": {"makespan": one(700)},
+        "vtime": {"parallel": one(99)},
+        "interactive": {"pingpong": one(80)},
+    }
+    verdicts = [line.split("|")[-2].strip() for line in scheduling.targets(results, choices).splitlines()[2:]]
+    assert verdicts == ["met", "met", "met", "NOT met"], "ping-pong is 20% worse than EEVDF"
