@@ -15,6 +15,7 @@ from typing import Any
 
 import kopf
 from kubernetes import client
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from schedcp.api.v1alpha1 import GROUP, SCHEDULER_POLICY, VERSION
 from schedcp.api.v1alpha1.base import API_VERSION
@@ -45,6 +46,13 @@ def _owner(pod: kopf.Body) -> dict[str, Any]:
             "blockOwnerDeletion": False}
 
 
+def _conflict(error: BaseException) -> bool:
+    return isinstance(error, client.ApiException) and error.status == 409
+
+
+# Pods created together race to create or join the policy; the loser reads again. Event
+# handlers are not retried by kopf, so the retry is here.
+@retry(retry=retry_if_exception(_conflict), stop=stop_after_attempt(8), wait=wait_random(0.05, 0.5), reraise=True)
 def ensure_policy(api: client.ApiClient, pod: kopf.Body, workload_class: WorkloadClass, mode: Mode) -> str:
     """Create the namespace's derived policy for the class, or add the pod to its owners."""
     custom = client.CustomObjectsApi(api)

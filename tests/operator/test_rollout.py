@@ -76,6 +76,14 @@ class Scene:
 
         return wait_until(reached, timeout, f"policy {name} {phase}", operator.recent)
 
+    def wait_condition(self, name: str, type: str, operator, timeout: float = 240) -> dict[str, Any]:
+        def true() -> dict[str, Any] | None:
+            body = self.policy(name)
+            found = {c["type"]: c for c in body.get("status", {}).get("conditions", [])}
+            return body if found.get(type, {}).get("status") == "True" else None
+
+        return wait_until(true, timeout, f"{type}=True on policy {name}", operator.recent)
+
     def events(self, name: str) -> list[str]:
         listed = self.kube.kubectl("get", "events", "-n", self.namespace, "--field-selector",
                                    f"involvedObject.name={name}", "-o", "json")
@@ -170,13 +178,7 @@ def test_two_policies_on_one_node_leave_one_scheduler_and_a_conflict(scene, oper
     scene.apply(policy_body("first", priority=500))
     scene.wait_phase("first", "Active", op)
     scene.apply(policy_body("second", priority=100))
-
-    def conflicted() -> dict[str, Any] | None:
-        body = scene.policy("second")
-        conditions = {c["type"]: c for c in body.get("status", {}).get("conditions", [])}
-        return body if conditions.get("Conflict", {}).get("status") == "True" else None
-
-    body = wait_until(conflicted, 240, "a Conflict condition on the lower-priority policy", op.recent)
+    body = scene.wait_condition("second", "Conflict", op)
     assert "first" in condition(body, "Conflict")["message"]
     assert node.spec().policy_ref.name == "first"
     assert scene.policy("first")["status"]["phase"] == "Active"
@@ -199,13 +201,7 @@ def test_nodes_sharing_a_kernel_load_once_and_conflict_as_one(scene, operator) -
 
     scene.apply(policy_body("other", priority=100, podSelector={"matchLabels": {"app": "other"}},
                             objective={"kind": "latency"}))
-
-    def conflicted() -> dict[str, Any] | None:
-        got = scene.policy("other")
-        found = {c["type"]: c for c in got.get("status", {}).get("conditions", [])}
-        return got if found.get("Conflict", {}).get("status") == "True" else None
-
-    other = wait_until(conflicted, 240, "a Conflict on the policy of the bystander node", op.recent)
+    other = scene.wait_condition("other", "Conflict", op)
     assert "shares this kernel" in condition(other, "Conflict")["message"]
     assert bystander.spec().desired_revision is None and bystander.loads == []
 
@@ -217,7 +213,7 @@ def test_annotated_pods_get_a_derived_policy_that_goes_with_the_last_of_them(sce
     op = operator()
     body = scene.wait_phase("optimize-latency", "Recommended", op)
     assert {o["name"] for o in body["metadata"]["ownerReferences"]} == {"web-a", "web-b"}
-    assert body["spec"]["podSelector"] == {"matchLabels": {"schedcp.io/optimize": "latency"}}
+    assert body["spec"]["podSelector"]["matchLabels"] == {"schedcp.io/optimize": "latency"}
     pod = client.CoreV1Api(scene.api).read_namespaced_pod("web-a", scene.namespace)
     assert pod.metadata.labels["schedcp.io/optimize"] == "latency"
     for name in ("web-a", "web-b"):
