@@ -45,9 +45,12 @@ def compile_scheduler(source: str, tunables: dict[str, int], vmlinux_h: Path, wo
     source_path.write_text(source)
     target = workdir / "scheduler.bpf.o"
     prefix_maps = (f"{workdir}=build", f"{INCLUDE_DIR}=include", f"{vmlinux_h.parent}=vmlinux")
+    # The compile directory goes into the debug info too, and the processes that build (the
+    # verifier, the operator's publisher) run from anywhere: -fdebug-compilation-dir.
     args = [
         "clang", *BPF_CFLAGS, *defines(tunables), f"-I{INCLUDE_DIR}", f"-I{vmlinux_h.parent}",
-        *(f"-ffile-prefix-map={m}" for m in prefix_maps), "-c", str(source_path), "-o", str(target),
+        *(f"-ffile-prefix-map={m}" for m in prefix_maps), "-fdebug-compilation-dir=build",
+        "-c", str(source_path), "-o", str(target),
     ]
     result = subprocess.run(args, capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -19,13 +19,15 @@ from schedcp.cache import cache_root
 from schedcp.provisioning.kernel import provision_kernel
 from schedcp.verifying import verifier
 
-# Whatever changes what the verifier checks changes the key.
-_VERIFIER_FILES = ("verifier.py", "execution.py", "static.py", "guest.sh")
+# Whatever changes what the verifier checks, or how objects are built (the report pins the
+# object's digest), changes the key.
+_HERE = Path(__file__).parent
+_VERIFIER_FILES = (_HERE / "verifier.py", _HERE / "execution.py", _HERE / "static.py", _HERE / "guest.sh",
+                   _HERE.parent / "building.py")
 
 
 def _verifier_digest() -> str:
-    here = Path(__file__).parent
-    return hashlib.sha256(b"".join((here / name).read_bytes() for name in _VERIFIER_FILES)).hexdigest()
+    return hashlib.sha256(b"".join(path.read_bytes() for path in _VERIFIER_FILES)).hexdigest()
 
 
 def report_key(source: str, tunables: dict[str, int], dynamic: bool, kernel_release: str) -> str:
