@@ -62,7 +62,7 @@ AGENT = [
     ("delete", "nodeschedulerstates.schedcp.io", None, False),
     ("patch", "nodeschedulerstates.schedcp.io/status", None, True),
     ("update", "nodeschedulerstates.schedcp.io/status", None, True),
-    ("create", "schedulerpolicies.schedcp.io", HERE, True),
+    ("create", "schedulerpolicies.schedcp.io", HERE, False),
     ("patch", "schedulerpolicies.schedcp.io", HERE, False),
     ("patch", "schedulerrevisions.schedcp.io", None, False),
     ("create", "schedulertemplates.schedcp.io", None, False),

@@ -25,15 +25,21 @@ PROFILE = WorkloadProfile(objective=ObjectiveKind.THROUGHPUT, traits=[Trait.CPU_
                           protected=SchedulingMetrics(run_delay_p99_micros=900, samples=10))
 
 
-@pytest.fixture
-def custom(kube_cluster, crds_installed):
-    api = client.CustomObjectsApi(kube_cluster.api_client())
-    yield api
-    for name in ("fifo", "synth-winner"):
+def _delete_templates(api: client.CustomObjectsApi) -> None:
+    for obj in api.list_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural)["items"]:
         try:
-            api.delete_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, name)
+            api.delete_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, obj["metadata"]["name"])
         except client.ApiException:
             pass
+
+
+@pytest.fixture
+def custom(kube_cluster, crds_installed):
+    """A repository with no cluster objects: the chart's tests leave its built-in templates."""
+    api = client.CustomObjectsApi(kube_cluster.api_client())
+    _delete_templates(api)
+    yield api
+    _delete_templates(api)
 
 
 def test_outcomes_become_history_and_anti_patterns_across_loads(kube_cluster, custom) -> None:
