@@ -52,7 +52,7 @@ from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.tools import Workspace
 from schedcp_operator.evaluation import judge
 from schedcp_operator.kernel_domains import kernel_domains
-from schedcp_operator.node_assignments import Assignments, owned_by, runs
+from schedcp_operator.node_assignments import Assignments, OwnerChanged, owned_by, runs
 from schedcp_operator.revisions import PublishRefused, Revisions, revision_name, revision_spec
 from schedcp_operator.workload import NodeReport, Workload, node_reports, observe_workload
 
@@ -428,7 +428,11 @@ class Lifecycle:
         in_flight = sum(n.phase == NodePhase.APPLIED for n in rollout.nodes)
         for entry in entries:
             if entry.phase == NodePhase.PENDING and in_flight < limits.max_unavailable:
-                self._apply(st, workload, entry)
+                try:
+                    self._apply(st, workload, entry)
+                except OwnerChanged as error:
+                    log.info("%s; deciding again next step", error)  # the plan re-checks ownership
+                    continue
                 in_flight += 1
         live = [n for n in entries if n.phase not in (NodePhase.YIELDED, NodePhase.REVERTED, NodePhase.SHARED)]
         return bool(live) and all(n.phase == NodePhase.ACTIVE for n in live)

@@ -17,6 +17,13 @@ from schedcp.api.v1alpha1.nodestate import PodClass
 from schedcp_operator.workload import NodeReport
 
 
+WRITE_ATTEMPTS = 4
+
+
+class OwnerChanged(Exception):
+    pass
+
+
 class Assignments:
     def __init__(self, api: client.ApiClient) -> None:
         self.custom = client.CustomObjectsApi(api)
@@ -29,8 +36,21 @@ class Assignments:
             "podClasses": [p.to_wire() for p in pod_classes],
             "sharedKernelWith": shared_kernel_with,
         }
-        body = {"metadata": {"resourceVersion": node.resource_version}, "spec": spec}
-        self.custom.patch_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural, node.name, body)
+        version = node.resource_version
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                self.custom.patch_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural, node.name,
+                                                        {"metadata": {"resourceVersion": version}, "spec": spec})
+                return
+            except client.ApiException as error:
+                if error.status != 409 or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+            # The agent's status writes move the resourceVersion too: only a change of owner
+            # since the decision makes the decision stale.
+            fresh = self.custom.get_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural, node.name)
+            if (fresh.get("spec") or {}).get("policyRef") != (node.spec.policy_ref.to_wire() if node.spec.policy_ref else None):
+                raise OwnerChanged(f"node {node.name} changed owner while this policy decided about it")
+            version = fresh["metadata"]["resourceVersion"]
 
 
 def owned_by(node: NodeReport, policy: ObjectReference) -> bool:

@@ -81,7 +81,8 @@ def _fresh(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] |
         raise
 
 
-@kopf.timer(*RESOURCE, interval=STEP_INTERVAL_SECONDS, initial_delay=1.0)
+# A failed step is retried soon: each step starts from the status the last one wrote.
+@kopf.timer(*RESOURCE, interval=STEP_INTERVAL_SECONDS, initial_delay=1.0, backoff=5)
 def advance(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
     """One lifecycle step on the object as it is now (kopf's copy may lag our own writes)."""
     lifecycle = _lifecycle(memo)
