@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from statistics import median
 from typing import Any, Sequence
@@ -27,6 +28,26 @@ class Summary:
         if self.count == 1:
             return f"{self.median:,.{digits}f}"
         return f"{self.median:,.{digits}f} ({self.low:,.{digits}f}–{self.high:,.{digits}f})"
+
+
+class Difference(StrEnum):
+    """How a candidate's rounds compare with a baseline's, the spread taken into account."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    WITHIN_SPREAD = "within the spread"
+
+
+def difference(candidate: Summary | None, baseline: Summary | None, lower_is_better: bool) -> Difference | None:
+    """Better or worse only when the two ranges (min–max over the rounds) do not overlap:
+    a gap smaller than the rounds' own scatter is not evidence of anything."""
+    if candidate is None or baseline is None:
+        return None
+    if candidate.high < baseline.low:
+        return Difference.BETTER if lower_is_better else Difference.WORSE
+    if candidate.low > baseline.high:
+        return Difference.WORSE if lower_is_better else Difference.BETTER
+    return Difference.WITHIN_SPREAD
 
 
 def summarize(values: Sequence[float | None]) -> Summary | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from benchmarks import scheduling
 from benchmarks.reporting import (
+    Difference,
     Summary,
+    difference,
     format_ratio,
     gain,
     markdown_table,
@@ -16,8 +18,10 @@ from benchmarks.reporting import (
 from benchmarks.scheduling import BASELINE, MEASURES, Scheduler, collect, failures, value_of
 
 
-def run(label: str, workload: str, result: dict, *, state: str = "enabled", rc: int = 0, **extra) -> dict:
-    return {"event": "run", "label": label, "round": 1, "workload": workload, "rc": rc, "state": state,
+def run(label: str, workload: str, result: dict, *, state: str = "enabled", rc: int = 0, round: int = 2,
+        **extra) -> dict:
+    """A measured round by default: round 1 is the warm-up."""
+    return {"event": "run", "label": label, "round": round, "workload": workload, "rc": rc, "state": state,
             "ops": "", "result": result, **extra}
 
 
@@ -68,6 +72,7 @@ def test_runs_become_per_scheduler_summaries_and_only_valid_runs_count() -> None
         run(guest, "mixed", {"samples": 100, "p50_us": 40, "p99_us": 9}, state="disabled"),  # ejected: not counted
         run(guest, "longtail", {"makespan_ms": 800}),
         run(guest, "longtail", {"makespan_ms": 1}, rc=124),  # timed out: not counted
+        run(guest, "longtail", {"makespan_ms": 5}, round=1),  # the warm-up round: not counted
     ]
     results = collect(reports, schedulers)
     assert results[BASELINE]["p99"] == Summary(5000, 4000, 6000, 2)
@@ -91,6 +96,27 @@ def test_the_design_loop_choices_follow_the_offline_rules() -> None:
     assert choices["pingpong"].template == "interactive"
 
 
+def test_a_difference_counts_only_when_the_ranges_do_not_overlap() -> None:
+    base = Summary(100, 90, 110, 3)
+    assert difference(Summary(80, 70, 89, 3), base, lower_is_better=True) == Difference.BETTER
+    assert difference(Summary(80, 70, 95, 3), base, lower_is_better=True) == Difference.WITHIN_SPREAD
+    assert difference(Summary(80, 70, 89, 3), base, lower_is_better=False) == Difference.WORSE
+    assert difference(Summary(120, 111, 130, 3), base, lower_is_better=False) == Difference.BETTER
+    assert difference(None, base, lower_is_better=True) is None
+
+
+def test_a_cell_marks_the_verdict_and_a_flip_against_the_other_mode() -> None:
+    p99 = next(m for m in MEASURES if m.key == "p99")
+    base, fast = Summary(100, 90, 110, 3), Summary(50, 45, 55, 3)
+    assert scheduling.cell(fast, base, p99) == "50 (45–55) 0.50x+"
+    results = {BASELINE: {"p99": base}, "fifo": {"p99": fast}}
+    reference = {("fifo", "p99"): str(Difference.WITHIN_SPREAD)}
+    text = scheduling.table([Scheduler(BASELINE, "eevdf"), Scheduler("fifo", "bpf")], results,
+                            scheduling.design_choices(), {}, reference)
+    assert "0.50x+ ⚑" in text
+    assert scheduling.verdicts(results) == {("fifo", "p99"): "better", (BASELINE, "p99"): "within the spread"}
+
+
 def test_targets_are_judged_on_the_design_loops_choices() -> None:
     choices = scheduling.design_choices()
     one = lambda v: Summary(v, v, v, 1)  # noqa: E731
@@ -103,4 +129,14 @@ def test_targets_are_judged_on_the_design_loops_choices() -> None:
         "interactive": {"pingpong": one(80)},
     }
     verdicts = [line.split("|")[-2].strip() for line in scheduling.targets(results, choices).splitlines()[2:]]
-    assert verdicts == ["met", "met", "met", "NOT met"], "ping-pong is 20% worse than EEVDF"
+    assert verdicts == ["met", "met", "met", "NOT met", "not measured"], "ping-pong is 20% worse than EEVDF"
+
+
+def test_the_design_loop_must_match_the_best_scx_scheduler_beyond_the_spread() -> None:
+    choices = scheduling.design_choices()
+    base = {"p99": Summary(4000, 3900, 4100, 3), "makespan": Summary(1000, 990, 1010, 3)}
+    results = {BASELINE: base, "latency-class": {"p99": Summary(1000, 950, 1050, 3)},
+               "batch[longest_first=1]": {"makespan": Summary(800, 790, 810, 3)},
+               "scx_bpfland": {"p99": Summary(1020, 900, 1100, 3), "makespan": Summary(600, 590, 610, 3)}}
+    row = scheduling.targets(results, choices).splitlines()[-1]
+    assert "makespan (by scx_bpfland)" in row and "p99" not in row and row.endswith("NOT met |")
