@@ -14,6 +14,14 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* Sleeps until the CLOCK_MONOTONIC time `ns`: an absolute timer does not drift. */
+static inline void sleep_until(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000ull, .tv_nsec = ns % 1000000000ull };
+
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
 /* A unit of CPU work the compiler cannot fold away. */
 static inline uint64_t burn(uint64_t iterations)
 {

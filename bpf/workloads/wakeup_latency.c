@@ -25,12 +25,8 @@ static void *work(void *arg)
 	uint64_t target = now_ns();
 
 	while (target < deadline && w->count < w->capacity) {
-		struct timespec ts;
-
 		target += w->period_ns;
-		ts.tv_sec = target / 1000000000ull;
-		ts.tv_nsec = target % 1000000000ull;
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		sleep_until(target);
 		w->samples[w->count++] = now_ns() - target;
 		burn(2000);
 	}
