@@ -21,7 +21,7 @@ from schedcp.templates import BPF_DIR, INCLUDE_DIR
 
 BPF_CFLAGS = ("-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", "-Wall", "-Werror", "-Wno-missing-declarations")
 WORKLOAD_DIR = BPF_DIR / "workloads"
-WORKLOADS = ("wakeup_latency", "cpu_batch", "longtail", "pingpong")
+WORKLOADS = ("wakeup_latency", "cpu_batch", "longtail", "pingpong", "schbench", "build", "replay")
 
 
 class BuildFailed(Exception):
