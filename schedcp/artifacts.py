@@ -1,8 +1,10 @@
 """Where a verified scheduler object travels from the operator to the agents: a ConfigMap
 per revision (binaryData), named here once for both sides."""
 
+from schedcp.naming import fit
+
 OBJECT_KEY = "scheduler.bpf.o"
 
 
 def object_configmap_name(revision_name: str) -> str:
-    return f"schedcp-object-{revision_name}"[:253]
+    return fit(f"schedcp-object-{revision_name}")

@@ -15,6 +15,7 @@ from kubernetes import client
 from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, now
 from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, NodeSchedulerStateStatus
+from schedcp.naming import fit, label_value
 
 from schedcp_node_agent.applier import Notice
 from schedcp_node_agent.reflector import Reflector
@@ -25,10 +26,11 @@ APPLY = "application/apply-patch+yaml"
 EVENT_NAMESPACE = "default"  # where Events about cluster-scoped objects live
 COMPONENT = "schedcp-node-agent"
 NODE_LABEL = "schedcp.io/node"
+FIELD_MANAGER_MAX = 128
 
 
 def field_manager(node: str) -> str:
-    return f"{COMPONENT}/{node}"[:128]
+    return fit(f"{COMPONENT}/{node}", FIELD_MANAGER_MAX)
 
 
 class NodeStateClient:
@@ -46,7 +48,7 @@ class NodeStateClient:
     def ensure_exists(self) -> None:
         """Create the object if missing; an existing one (and its spec) is left as it is."""
         body = {"apiVersion": API_VERSION, "kind": NODE_SCHEDULER_STATE.kind,
-                "metadata": {"name": self.node, "labels": {NODE_LABEL: self.node}}}
+                "metadata": {"name": self.node, "labels": {NODE_LABEL: label_value(self.node)}}}
         self.custom.patch_cluster_custom_object(
             GROUP, VERSION, NODE_SCHEDULER_STATE.plural, self.node, body,
             field_manager=field_manager(self.node), _content_type=APPLY,

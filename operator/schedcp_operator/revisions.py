@@ -27,12 +27,13 @@ from schedcp.api.v1alpha1.template import TemplateSource
 from schedcp.building import compile_scheduler
 from schedcp.conditions import set_condition
 from schedcp.artifacts import OBJECT_KEY, object_configmap_name
+from schedcp.naming import NAME_MAX, fit, label_value
 from schedcp.provisioning.kernel import provision_kernel
 
 from schedcp_operator.design.designer import DesignRecord
 
 VERIFIED = "Verified"
-NAME_PREFIX_MAX = 240
+DIGEST_LENGTH = 12
 
 
 class PublishRefused(Exception):
@@ -40,7 +41,7 @@ class PublishRefused(Exception):
 
 
 def revision_name(policy: str, object_sha256: str) -> str:
-    return f"{policy[:NAME_PREFIX_MAX].rstrip('-.')}-{object_sha256[:12]}"
+    return f"{fit(policy, NAME_MAX - DIGEST_LENGTH - 1)}-{object_sha256[:DIGEST_LENGTH]}"
 
 
 def revision_spec(policy: ObjectReference, record: DesignRecord) -> SchedulerRevisionSpec:
@@ -100,7 +101,7 @@ class Revisions:
             data = built.path.read_bytes()
         if built.sha256 != ref.sha256:
             raise PublishRefused(f"the rebuilt object has sha256 {built.sha256[:12]}…, verification pinned {ref.sha256[:12]}…")
-        body = {"metadata": {"name": object_configmap_name(ref.name), "labels": {"schedcp.io/revision": ref.name}},
+        body = {"metadata": {"name": object_configmap_name(ref.name), "labels": {"schedcp.io/revision": label_value(ref.name)}},
                 "binaryData": {OBJECT_KEY: base64.b64encode(data).decode()}}
         try:
             self.core.create_namespaced_config_map(self.artifacts_namespace, body)

@@ -17,6 +17,7 @@ from kubernetes import client
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION
 from schedcp_cli.components import wait_until
+from schedcp_operator.design.journal import journal_name
 from tests.messages_api.server import Expect, Reply, Turn, call
 from tests.operator.simulated_nodes import Behaviour, SimulatedNode
 
@@ -340,7 +341,7 @@ def test_an_operator_killed_mid_design_resumes_from_the_journal(scene, operator,
     victim = operator(env=claude_env(messages_api))
     wait_until(lambda: len(messages_api.requests) >= 2, 240, "the planning call in flight", victim.recent)
     victim.kill()
-    journal = client.CoreV1Api(scene.api).read_namespaced_config_map(f"schedcp-design-{scene.namespace}-web", scene.namespace)
+    journal = client.CoreV1Api(scene.api).read_namespaced_config_map(journal_name(scene.namespace, "web"), scene.namespace)
     assert "profile.json" in journal.data and sum(k.startswith("exchange-") for k in journal.data) == 1
     successor = operator(env=claude_env(messages_api))
     body = scene.wait_phase("web", "Active", successor)
@@ -350,4 +351,4 @@ def test_an_operator_killed_mid_design_resumes_from_the_journal(scene, operator,
     assert len(messages_api.requests) == 4
     assert body["status"]["cost"]["calls"] == 3
     with pytest.raises(client.ApiException):
-        client.CoreV1Api(scene.api).read_namespaced_config_map(f"schedcp-design-{scene.namespace}-web", scene.namespace)
+        client.CoreV1Api(scene.api).read_namespaced_config_map(journal_name(scene.namespace, "web"), scene.namespace)

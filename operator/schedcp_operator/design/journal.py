@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes import client
 
 from schedcp.api.v1alpha1.nodestate import PodProfile
+from schedcp.naming import fit
 
 from schedcp_operator.design.profile import WorkloadProfile
 
@@ -31,12 +32,17 @@ def request_key(request: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def journal_name(policy_namespace: str, policy: str) -> str:
+    # A namespace name has no dots, so the dot keeps ("a-b", "c") and ("a", "b-c") apart.
+    return fit(f"schedcp-design-{policy_namespace}.{policy}")
+
+
 class DesignJournal:
     def __init__(self, api: client.ApiClient, namespace: str, policy_namespace: str, policy: str,
                  policy_uid: str) -> None:
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
-        self.name = f"schedcp-design-{policy_namespace}-{policy}"[:253]
+        self.name = journal_name(policy_namespace, policy)
         self.labels = {"schedcp.io/journal": "design", "schedcp.io/policy-uid": policy_uid}
         self._data: dict[str, str] | None = None
 
