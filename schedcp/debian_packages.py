@@ -11,6 +11,7 @@ import logging
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from schedcp.cache import cache_root
@@ -136,6 +137,24 @@ def merged_usr_links(root: Path) -> None:
         if not (root / merged).exists():
             (root / "usr" / merged).mkdir(parents=True, exist_ok=True)
             (root / merged).symlink_to(f"usr/{merged}")
+
+
+def unpack_root(debs: list[Path], root: Path, finish: Callable[[Path], None]) -> Path:
+    """`debs` unpacked into `root` once: `finish` completes the tree before it is published,
+    so an interrupted run leaves only a partial directory that the next run starts over."""
+    if (root / ".complete").exists():
+        return root
+    partial = root.with_suffix(".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    merged_usr_links(partial)
+    for deb in debs:
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(partial)], check=True)
+    finish(partial)
+    shutil.rmtree(root, ignore_errors=True)
+    partial.rename(root)
+    (root / ".complete").touch()
+    return root
 
 
 def fields(control: str) -> dict[str, str]:

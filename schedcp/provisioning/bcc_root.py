@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import subprocess
 from pathlib import Path
 
 from schedcp.cache import cache_root
-from schedcp.debian_packages import DebianSuite, merged_usr_links
+from schedcp.debian_packages import DebianSuite, unpack_root
 from schedcp.provisioning.kernel import KernelArtifacts
 
 log = logging.getLogger(__name__)
@@ -37,19 +36,14 @@ def bcc_root(kernel: KernelArtifacts) -> Path:
     root = cache_root() / "bcc-root" / fingerprint
     if (root / ".complete").exists():
         return root
-    partial = root.with_suffix(".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    merged_usr_links(partial)
-    for deb in debs:
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(partial)], check=True)
-    for package in _header_packages(kernel.release):
-        shutil.copytree(headers.extract(package), partial, dirs_exist_ok=True, symlinks=True,
-                        ignore=shutil.ignore_patterns(".complete"))
-    for directory in ("proc", "sys", "dev", "tmp", "run", "var/tmp"):
-        (partial / directory).mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(root, ignore_errors=True)
-    partial.rename(root)
-    (root / ".complete").touch()
+
+    def finish(partial: Path) -> None:
+        for package in _header_packages(kernel.release):
+            shutil.copytree(headers.extract(package), partial, dirs_exist_ok=True, symlinks=True,
+                            ignore=shutil.ignore_patterns(".complete"))
+        for directory in ("proc", "sys", "dev", "tmp", "run", "var/tmp"):
+            (partial / directory).mkdir(parents=True, exist_ok=True)
+
+    unpack_root(debs, root, finish)
     log.info("BCC root for %s: %d packages at %s", kernel.release, len(debs), root)
     return root
