@@ -18,22 +18,25 @@ from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationRe
 from schedcp.cache import cache_root
 from schedcp.provisioning.kernel import provision_kernel
 from schedcp.verifying import verifier
+from schedcp.verifying.performance import PerformanceGoal
 
 # Whatever changes what the verifier checks, or how objects are built (the report pins the
 # object's digest), changes the key.
 _HERE = Path(__file__).parent
 _VERIFIER_FILES = (_HERE / "verifier.py", _HERE / "execution.py", _HERE / "static.py", _HERE / "guest.sh",
-                   _HERE.parent / "building.py")
+                   _HERE / "performance.py", _HERE.parent / "building.py")
 
 
 def _verifier_digest() -> str:
     return hashlib.sha256(b"".join(path.read_bytes() for path in _VERIFIER_FILES)).hexdigest()
 
 
-def report_key(source: str, tunables: dict[str, int], dynamic: bool, kernel_release: str) -> str:
+def report_key(source: str, tunables: dict[str, int], dynamic: bool, kernel_release: str,
+               goal: PerformanceGoal | None = None) -> str:
     question = json.dumps(
         {"source": source, "tunables": dict(sorted(tunables.items())), "dynamic": dynamic,
-         "kernel": kernel_release, "verifier": _verifier_digest()},
+         "kernel": kernel_release, "verifier": _verifier_digest(),
+         "goal": goal.model_dump(mode="json") if goal else None},
         sort_keys=True,
     )
     return hashlib.sha256(question.encode()).hexdigest()
@@ -45,12 +48,12 @@ def _deterministic(report: VerificationReport) -> bool:
 
 
 def verify_remembered(source: str, tunables: dict[str, int], dynamic: bool = True,
-                      directory: Path | None = None) -> VerificationReport:
+                      directory: Path | None = None, goal: PerformanceGoal | None = None) -> VerificationReport:
     directory = directory or cache_root() / "verified"
-    path = directory / f"{report_key(source, tunables, dynamic, provision_kernel().release)}.json"
+    path = directory / f"{report_key(source, tunables, dynamic, provision_kernel().release, goal)}.json"
     if path.exists():
         return VerificationReport.model_validate_json(path.read_text())
-    report = verifier.verify(source, tunables, dynamic=dynamic)
+    report = verifier.verify(source, tunables, dynamic=dynamic, goal=goal)
     if _deterministic(report):
         directory.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")

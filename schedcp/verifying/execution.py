@@ -1,9 +1,12 @@
-"""Stages 2 and 3 in one boot: the kernel verifier (load) and the dynamic run.
+"""Stages 2 to 4 in one boot: the kernel verifier (load), the dynamic run and, with a
+performance goal, the gate (performance.py).
 
-The workload suite runs first under the kernel's default scheduler (EEVDF), then under
-each candidate in turn, so every comparison is made in the same boot on the same
-virtual hardware. A candidate that the kernel rejects, or that the watchdog ejects,
-leaves the VM on the fair scheduler and the next candidate starts clean.
+The workload suite (and the gate's rounds) runs first under the kernel's default
+scheduler (EEVDF), then under each candidate in turn, so every comparison is made in the
+same boot on the same virtual hardware. A candidate that the kernel rejects, or that the
+watchdog ejects, leaves the VM on the fair scheduler and the next candidate starts clean.
+The VM runs in the deterministic timing mode (one vCPU, an instruction-counted clock
+under TCG): host load would otherwise decide which scheduler looks faster.
 """
 
 from __future__ import annotations
@@ -14,17 +17,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schedcp.api.v1alpha1.revision import Better, StageName, StageResult, VerificationStage, WorkloadComparison
+from schedcp.api.v1alpha1.revision import (
+    Better,
+    PerformanceJudgement,
+    StageName,
+    StageResult,
+    VerificationStage,
+    WorkloadComparison,
+)
 from schedcp.building import workload_binaries
+from schedcp.microvm.accel import Timing
 from schedcp.microvm.runner import VmResult, run_script
 from schedcp.provisioning.kernel import KernelArtifacts
+from schedcp.verifying.performance import (
+    LONGTAIL,
+    WARM_UP_ROUNDS,
+    PerformanceGoal,
+    Rounds,
+    gate_commands,
+    gate_seconds,
+    judge,
+)
 
 GUEST_SCRIPT = Path(__file__).with_name("guest.sh")
-# Sized for TCG on 2 vCPUs: long enough to load every CPU, short enough for CI.
+# Sized for TCG: long enough to load the CPU, short enough for CI.
 SUITE = {
     "wakeup_latency": "bin/wakeup_latency 1200 2 4 2000",
     "cpu_batch": "bin/cpu_batch 800 4",
-    "longtail": "bin/longtail 12 10 2 120",
+    "longtail": LONGTAIL,
 }
 MID_SECONDS = 0.4
 WORKLOAD_TIMEOUT = 20
@@ -53,25 +73,33 @@ class ExecutionOutcome:
     kernel_stage: VerificationStage
     dynamic_stage: VerificationStage
     workloads: list[WorkloadComparison]
+    performance: PerformanceJudgement | None = None
 
 
-def _params() -> str:
+def _params(goal: PerformanceGoal | None) -> str:
     lines = [f"WORKLOADS='{' '.join(SUITE)}'", f"MID_SECONDS={MID_SECONDS}", f"WORKLOAD_TIMEOUT={WORKLOAD_TIMEOUT}"]
     lines += [f"CMD_{name}='{command}'" for name, command in SUITE.items()]
+    gate = gate_commands(goal) if goal else {}
+    lines += [f"GATE_PARTS='{' '.join(gate)}'", f"GATE_ROUNDS={goal.rounds + WARM_UP_ROUNDS if goal else 0}",
+              f"GATE_TIMEOUT={WORKLOAD_TIMEOUT}"]
+    lines += [f"GATE_CMD_{part}='{command}'" for part, command in gate.items()]
     return "\n".join(lines) + "\n"
 
 
-def boot_and_run(candidates: list[LoadableCandidate], kernel: KernelArtifacts | None = None) -> VmResult:
+def boot_and_run(candidates: list[LoadableCandidate], kernel: KernelArtifacts | None = None,
+                 goal: PerformanceGoal | None = None) -> VmResult:
     with tempfile.TemporaryDirectory(prefix="schedcp-verify-") as tmp:
         workdir = Path(tmp)
-        (workdir / "params.sh").write_text(_params())
+        (workdir / "params.sh").write_text(_params(goal))
         (workdir / "candidates.txt").write_text("".join(f"{i} {c.ops_name}\n" for i, c in enumerate(candidates)))
         files = {"params.sh": workdir / "params.sh", "candidates.txt": workdir / "candidates.txt"}
         files |= {f"bin/{name}": path for name, path in workload_binaries().items()}
         files |= {f"obj/c{i}.bpf.o": c.obj for i, c in enumerate(candidates)}
-        # Budget: the baseline suite, each candidate's suite, and a full watchdog timeout.
-        timeout = 60 + 45 * len(candidates)
-        return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, kernel=kernel)
+        # Budget: the baseline suite, each candidate's suite, and a full watchdog timeout;
+        # the gate's rounds for EEVDF and each candidate.
+        gate = gate_seconds(goal) if goal else 0
+        timeout = 60 + 45 * len(candidates) + gate * (1 + len(candidates))
+        return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, kernel=kernel, timing=Timing.DETERMINISTIC)
 
 
 def decisive_verifier_lines(log: str, head: int = 15, tail: int = 3) -> str:
@@ -151,8 +179,22 @@ def _dynamic_stage(reports: list[dict[str, Any]], index: int, candidate: Loadabl
     )
 
 
-def outcomes(vm: VmResult, candidates: list[LoadableCandidate]) -> list[ExecutionOutcome]:
+def gate_rounds(reports: list[dict[str, Any]], label: str, ops_name: str | None) -> Rounds:
+    """Each part's measured rounds under `label`; a round that ran under another scheduler
+    than `ops_name` (None: the kernel's own), or gave no result, counts as None."""
+    rounds: Rounds = {}
+    for report in reports:
+        if report.get("event") != "gate" or report.get("label") != label or report.get("round", 0) <= WARM_UP_ROUNDS:
+            continue
+        ran_under = report.get("ops") if report.get("state") == "enabled" else None
+        valid = report.get("rc") == 0 and ran_under == ops_name and isinstance(report.get("result"), dict)
+        rounds.setdefault(report.get("part", ""), []).append(report["result"] if valid else None)
+    return rounds
+
+
+def outcomes(vm: VmResult, candidates: list[LoadableCandidate], goal: PerformanceGoal | None = None) -> list[ExecutionOutcome]:
     results = []
+    baseline = gate_rounds(vm.reports, "baseline", None) if goal else {}
     for index, candidate in enumerate(candidates):
         load = next((r for r in vm.reports if r.get("event") == "load" and r.get("candidate") == index), {})
         kernel = _kernel_stage(load)
@@ -160,5 +202,12 @@ def outcomes(vm: VmResult, candidates: list[LoadableCandidate]) -> list[Executio
             dynamic = VerificationStage(name=StageName.DYNAMIC, result=StageResult.SKIPPED, message="not loaded")
             results.append(ExecutionOutcome(kernel, dynamic, []))
             continue
-        results.append(ExecutionOutcome(kernel, _dynamic_stage(vm.reports, index, candidate), compare(vm.reports, f"c{index}")))
+        dynamic = _dynamic_stage(vm.reports, index, candidate)
+        judgement = None
+        if goal and dynamic.result == StageResult.PASSED:
+            judgement = judge(goal, baseline, gate_rounds(vm.reports, f"c{index}", candidate.ops_name))
+        workloads = compare(vm.reports, f"c{index}")
+        if judgement:
+            workloads += [c for c in (judgement.measure, judgement.batch) if c]
+        results.append(ExecutionOutcome(kernel, dynamic, workloads, judgement))
     return results

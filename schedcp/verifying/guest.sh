@@ -1,11 +1,32 @@
 # The verifier's guest side, sourced by the micro-VM's /init (which defines `report`).
-# params.sh sets WORKLOADS, CMD_<name>, MID_SECONDS and WORKLOAD_TIMEOUT; candidates.txt
-# lists "INDEX OPS_NAME" lines, one per scheduler object obj/cINDEX.bpf.o.
+# params.sh sets WORKLOADS, CMD_<name>, MID_SECONDS and WORKLOAD_TIMEOUT, and for the
+# performance gate GATE_PARTS (empty: no gate), GATE_CMD_<part>, GATE_ROUNDS (warm-up
+# included) and GATE_TIMEOUT; candidates.txt lists "INDEX OPS_NAME" lines, one per
+# scheduler object obj/cINDEX.bpf.o.
 . ./params.sh
 
 json_text() { tr '\t\r' '  ' | sed 's/\\/\\\\/g; s/"/\\"/g' | awk '{printf "%s\\n", $0}'; }
 sched_state() { cat /sys/kernel/sched_ext/state; }
 sched_ops() { cat /sys/kernel/sched_ext/root/ops 2>/dev/null; }
+output() { o=$(grep '^{' "$1" | tail -n 1); [ -n "$o" ] && echo "$o" || echo null; }
+# A cgroup id as bpftool wants a u64 key: eight little-endian hex bytes.
+le_hex() { printf '%016x' "$1" | sed 's/../& /g' | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}'; }
+
+# sched_ext classifies a task by its nearest cgroup with the cpu controller enabled. The
+# gate's wakers stand for the protected pods, its hogs for the others.
+CG=/sys/fs/cgroup
+mkdir -p $CG && mount -t cgroup2 cgroup2 $CG 2>/dev/null
+echo +cpu > $CG/cgroup.subtree_control
+mkdir -p $CG/latency $CG/batch
+in_cgroup() { group=$1; shift; sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG/$group" "$@"; }
+cgroup_of() { case $1 in wakers) echo latency ;; *) echo batch ;; esac; }
+
+# What the node agent would write: protected cgroups class 1 (latency), the others 2 (batch).
+# Schedulers without a cgroup_class map refuse the update, and that is all.
+write_classes() {
+  bpftool map update name cgroup_class key hex $(le_hex "$(stat -c %i $CG/latency)") value hex 01 00 00 00 2>/dev/null &&
+    bpftool map update name cgroup_class key hex $(le_hex "$(stat -c %i $CG/batch)") value hex 02 00 00 00 2>/dev/null
+}
 
 # Runs each workload, sampling which scheduler is attached while it runs.
 run_suite() {
@@ -21,15 +42,37 @@ run_suite() {
   done
 }
 
+# The gate's rounds: every part at once, each in its cgroup; one report per part and round.
+run_gate() {
+  for round in $(seq 1 "$GATE_ROUNDS"); do
+    for part in $GATE_PARTS; do
+      eval "cmd=\$GATE_CMD_$part"
+      in_cgroup "$(cgroup_of $part)" timeout "$GATE_TIMEOUT" $cmd > /tmp/gate.$part 2>/dev/null &
+      eval "pid_$part=$!"
+    done
+    sleep "$MID_SECONDS"
+    mid_ops=$(sched_ops); mid_state=$(sched_state)
+    for part in $GATE_PARTS; do
+      eval "wait \$pid_$part"; rc=$?
+      report "{\"event\":\"gate\",\"label\":\"$1\",\"round\":$round,\"part\":\"$part\",\"rc\":$rc,\"ops\":\"$mid_ops\",\"state\":\"$mid_state\",\"result\":$(output /tmp/gate.$part)}"
+    done
+  done
+}
+
 run_suite baseline
+[ -z "$GATE_PARTS" ] || run_gate baseline
 while read idx ops; do
   dmesg -c > /dev/null
   mkdir -p /sys/fs/bpf/c$idx
   bpftool -d struct_ops register obj/c$idx.bpf.o /sys/fs/bpf/c$idx > /tmp/load 2>&1
   rc=$?
-  report "{\"event\":\"load\",\"candidate\":$idx,\"rc\":$rc,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\",\"log\":\"$(tail -n 80 /tmp/load | json_text)\"}"
+  classes=null
+  if [ $rc -eq 0 ]; then write_classes; classes=$?; fi
+  report "{\"event\":\"load\",\"candidate\":$idx,\"rc\":$rc,\"classes\":$classes,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\",\"log\":\"$(tail -n 80 /tmp/load | json_text)\"}"
   if [ $rc -eq 0 ]; then
     run_suite c$idx
+    # A scheduler the suite got ejected has nothing left to measure.
+    if [ -n "$GATE_PARTS" ] && [ "$(sched_state)" = enabled ]; then run_gate c$idx; fi
     report "{\"event\":\"after\",\"candidate\":$idx,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\"}"
     rm -rf /sys/fs/bpf/c$idx
     sleep 0.3

@@ -1,7 +1,10 @@
 """The execution verifier's API: source (+ tunables) in, a VerificationReport out.
 
 Candidates that fail the static stage never boot anything; the others share one micro-VM
-boot, in which the workload suite also runs once under the default scheduler.
+boot, in which the workload suite also runs once under the default scheduler. With a
+PerformanceGoal, a fourth stage (the performance gate) judges each safe candidate against
+that scheduler, and a report passes only if the candidate beats it; without one, the
+report has the three safety stages.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from schedcp.building import BuildFailed, BuiltObject, compile_scheduler
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
 from schedcp.verifying import static
 from schedcp.verifying.execution import LoadableCandidate, boot_and_run, outcomes
+from schedcp.verifying.performance import PerformanceGoal, performance_stage
 
 OPS_NAME = re.compile(r'\.name\s*=\s*"([^"]+)"')
 
@@ -65,8 +69,10 @@ def _skipped(name: StageName, why: str) -> VerificationStage:
     return VerificationStage(name=name, result=StageResult.SKIPPED, message=why)
 
 
-def verify_all(candidates: list[Candidate], *, dynamic: bool = True, kernel: KernelArtifacts | None = None) -> list[VerificationReport]:
+def verify_all(candidates: list[Candidate], *, dynamic: bool = True, kernel: KernelArtifacts | None = None,
+               goal: PerformanceGoal | None = None) -> list[VerificationReport]:
     kernel = kernel or provision_kernel()
+    goal = goal if dynamic else None
     with tempfile.TemporaryDirectory(prefix="schedcp-build-") as tmp:
         statics = [_static_stage(c, kernel, Path(tmp) / str(i)) for i, c in enumerate(candidates)]
         reports = [
@@ -83,17 +89,20 @@ def verify_all(candidates: list[Candidate], *, dynamic: bool = True, kernel: Ker
         ]
         loadable = [(i, LoadableCandidate(s.built.path, c.ops_name or "")) for i, (c, s) in enumerate(zip(candidates, statics)) if s.built]
         if loadable and dynamic:
-            _run_in_vm(reports, loadable, kernel)
+            _run_in_vm(reports, loadable, kernel, goal)
         elif loadable:
             for i, _ in loadable:
                 reports[i].stages += [_skipped(StageName.KERNEL_VERIFIER, "not requested"), _skipped(StageName.DYNAMIC, "not requested")]
     for report in reports:
+        if goal and not any(stage.name == StageName.PERFORMANCE for stage in report.stages):
+            report.stages.append(_skipped(StageName.PERFORMANCE, "not safe: not judged on performance"))
         report.passed = all(stage.result == StageResult.PASSED for stage in report.stages)
     return reports
 
 
-def _run_in_vm(reports: list[VerificationReport], loadable: list[tuple[int, LoadableCandidate]], kernel: KernelArtifacts) -> None:
-    vm = boot_and_run([c for _, c in loadable], kernel)
+def _run_in_vm(reports: list[VerificationReport], loadable: list[tuple[int, LoadableCandidate]], kernel: KernelArtifacts,
+               goal: PerformanceGoal | None) -> None:
+    vm = boot_and_run([c for _, c in loadable], kernel, goal)
     shared = f" (one {vm.accelerator.upper()} boot of {vm.seconds:.1f}s shared by {len(loadable)} candidates)"
     if not vm.finished:
         why = "the VM timed out" if vm.timed_out else "the VM ended early"
@@ -103,12 +112,16 @@ def _run_in_vm(reports: list[VerificationReport], loadable: list[tuple[int, Load
                 _skipped(StageName.DYNAMIC, why),
             ]
         return
-    for (i, _), outcome in zip(loadable, outcomes(vm, [c for _, c in loadable])):
+    for (i, _), outcome in zip(loadable, outcomes(vm, [c for _, c in loadable], goal)):
         outcome.dynamic_stage.duration_seconds = vm.seconds
         outcome.dynamic_stage.message += shared
         reports[i].stages += [outcome.kernel_stage, outcome.dynamic_stage]
         reports[i].workloads = outcome.workloads
+        if outcome.performance:
+            reports[i].stages.append(performance_stage(outcome.performance))
+            reports[i].performance = outcome.performance
 
 
-def verify(source: str, tunables: dict[str, int] | None = None, *, dynamic: bool = True) -> VerificationReport:
-    return verify_all([Candidate("candidate", source, tunables or {})], dynamic=dynamic)[0]
+def verify(source: str, tunables: dict[str, int] | None = None, *, dynamic: bool = True,
+           goal: PerformanceGoal | None = None) -> VerificationReport:
+    return verify_all([Candidate("candidate", source, tunables or {})], dynamic=dynamic, goal=goal)[0]

@@ -143,6 +143,9 @@ class Phase(StrEnum):
     ACTIVE = "Active"
     ROLLED_BACK = "RolledBack"
     FAILED = "Failed"
+    # Terminal like Failed, but nothing went wrong: no candidate beat the kernel's own
+    # scheduler on the policy's objective, so the nodes keep it.
+    NO_IMPROVEMENT = "NoImprovement"
 
 
 class ProfileSummary(ApiModel):
@@ -203,6 +206,27 @@ class RolloutProgress(ApiModel):
     nodes: Annotated[list[NodeRollout], Field(max_length=1000)] = []
 
 
+class Verdict(StrEnum):
+    """What the design made of one candidate, judged against EEVDF in the same boot."""
+
+    BETTER = "Better"  # beats EEVDF by more than the rounds' spread, within the batch-loss limit
+    NOT_BETTER = "NotBetter"  # within the spread of EEVDF, or worse
+    BATCH_LOSS = "BatchLoss"  # better on the objective, but the other pods lost more than allowed
+    NOT_MEASURED = "NotMeasured"  # a round gave no number to judge
+    UNSAFE = "Unsafe"  # refused by a safety stage, never judged on performance
+
+
+class TriedDesign(ApiModel):
+    """One row of what a design tried: the candidate and its objective measure (medians)."""
+
+    template: Annotated[str | None, Field(max_length=253)] = None
+    tunables: Annotated[dict[str, int], Field(max_length=32)] = {}
+    verdict: Verdict
+    metric: Annotated[str, Field(max_length=127)] = ""
+    baseline: float | None = None
+    candidate: float | None = None
+
+
 class SchedulerPolicyStatus(ApiModel):
     phase: Phase | None = None
     phase_since: datetime | None = None
@@ -218,3 +242,6 @@ class SchedulerPolicyStatus(ApiModel):
     rollout: RolloutProgress | None = None
     metrics_before: SchedulingMetrics | None = None
     metrics_after: SchedulingMetrics | None = None
+    tried: Annotated[
+        list[TriedDesign], Field(max_length=16, description="With phase NoImprovement: every candidate the design tried.")
+    ] = []

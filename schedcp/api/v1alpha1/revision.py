@@ -22,7 +22,7 @@ from schedcp.api.v1alpha1.base import (
     cel,
     k8s_extensions,
 )
-from schedcp.api.v1alpha1.policy import DesignerKind
+from schedcp.api.v1alpha1.policy import DesignerKind, ObjectiveKind, Verdict
 from schedcp.api.v1alpha1.template import TemplateSource
 
 VERIFIER_LOG_MAX_LENGTH = 16_384
@@ -57,6 +57,7 @@ class StageName(StrEnum):
     STATIC = "static"
     KERNEL_VERIFIER = "kernelVerifier"
     DYNAMIC = "dynamic"
+    PERFORMANCE = "performance"
 
 
 class StageResult(StrEnum):
@@ -86,15 +87,43 @@ class WorkloadComparison(ApiModel):
     better: Better
     baseline: float | None = None
     candidate: float | None = None
+    # Each measured round (warm-up dropped), where the measure was repeated; the two
+    # values above are then their medians.
+    baseline_rounds: Annotated[list[float], Field(max_length=8)] = []
+    candidate_rounds: Annotated[list[float], Field(max_length=8)] = []
+
+
+class PerformanceJudgement(ApiModel):
+    """The performance gate: the policy's objective measured on the replay of its profile,
+    under EEVDF and under the candidate in the same boot."""
+
+    objective: ObjectiveKind
+    measure: WorkloadComparison
+    batch: Annotated[WorkloadComparison | None, Field(description="The other pods' throughput, where the objective "
+                                                                  "may cost them at most maxBatchLossPercent.")] = None
+    max_batch_loss_percent: Annotated[int, Field(ge=0, le=100)] = 10
+    verdict: Verdict
 
 
 class VerificationReport(ApiModel):
     passed: bool
     kernel_release: Annotated[str | None, Field(max_length=128)] = None
     object_sha256: Annotated[str | None, Field(pattern=SHA256_HEX)] = None
-    stages: Annotated[list[VerificationStage], Field(max_length=3)] = []
+    stages: Annotated[list[VerificationStage], Field(max_length=4)] = []
     ops_name: Annotated[str | None, Field(max_length=128)] = None
     workloads: Annotated[list[WorkloadComparison], Field(max_length=16)] = []
+    performance: PerformanceJudgement | None = None
+
+    @property
+    def safe(self) -> bool:
+        """Every safety stage ran and passed (the performance stage aside)."""
+        safety = [s for s in self.stages if s.name != StageName.PERFORMANCE]
+        return any(s.name == StageName.DYNAMIC for s in safety) and all(s.result == StageResult.PASSED for s in safety)
+
+    @property
+    def not_better(self) -> bool:
+        """Safe, but the performance gate found it no better than the kernel's default."""
+        return self.safe and self.performance is not None and self.performance.verdict != Verdict.BETTER
 
 
 class SchedulerRevisionStatus(ApiModel):
