@@ -1,5 +1,6 @@
 """The life of an accepted SchedulerPolicy: Profiling -> Designing -> Verifying ->
-(Recommended ->) Canary -> RollingOut -> Active, or Failed / RolledBack.
+(Recommended ->) Canary -> RollingOut -> Active, or Failed / RolledBack, or NoImprovement
+(no candidate beat the kernel's own scheduler, which the nodes keep).
 
 Each call of `Lifecycle.step` reads the world afresh (the policy, its pods, the nodes'
 states, its revision), takes at most one phase's worth of action and returns the status
@@ -44,10 +45,11 @@ from schedcp.conditions import set_condition
 from schedcp.verifying.cache import verify_remembered
 
 from schedcp_operator.conflicts import outranks
-from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted
+from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement
 from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
+from schedcp_operator.design.profile import performance_goal
 from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.tools import Workspace
 from schedcp_operator.evaluation import judge
@@ -177,6 +179,7 @@ class Lifecycle:
         again = st.status.spec_digest is not None and st.status.phase != Phase.PENDING
         st.status.spec_digest = spec_digest(st.policy.spec)
         st.status.revision = None
+        st.status.tried = []
         why = "the spec changed: profiling again for a new design" if again else "waiting for the selected pods' profiles"
         st.enter(Phase.PROFILING, "Profiling", why)
 
@@ -211,12 +214,19 @@ class Lifecycle:
             journal.keep_inputs(profile, pods)
         else:
             profile, pods = inputs
-        ws = Workspace(profile, Repository.load(self.api), pods)
+        ws = Workspace(profile, Repository.load(self.api), pods, goal=performance_goal(profile))
         try:
             record = self._design(spec, ws, journal)
         except DesignInterrupted as error:
             st.condition(DESIGNED, ConditionStatus.FALSE, "DesignerUnreachable", str(error))
             st.ready(ConditionStatus.FALSE, "DesignerUnreachable", f"{error}; the design resumes from its journal")
+            return
+        except NoImprovement as error:
+            # Nothing failed: no node was touched, and none needs to be.
+            st.status.tried = error.tried[-16:]
+            st.condition(DESIGNED, ConditionStatus.FALSE, "NoImprovement", str(error))
+            st.enter(Phase.NO_IMPROVEMENT, "NoImprovement", str(error))
+            journal.close()
             return
         except DesignError as error:
             reason = "BudgetExhausted" if isinstance(error, BudgetExhausted) else "DesignFailed"

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import anthropic
 from pydantic import BaseModel, ValidationError
 
-from schedcp.api.v1alpha1.policy import Budget
+from schedcp.api.v1alpha1.policy import Budget, TriedDesign
 from schedcp.api.v1alpha1.revision import VerificationReport
 
 from schedcp_operator.design.pricing import cost_usd
@@ -33,6 +33,23 @@ CACHE = {"type": "ephemeral"}
 
 class DesignError(Exception):
     """The design stopped; the message is what the policy's status shows."""
+
+
+class NoImprovement(DesignError):
+    """Every safe candidate was refused by the performance gate: the kernel's own scheduler stays."""
+
+    def __init__(self, tried: list[TriedDesign]) -> None:
+        rows = "; ".join(_row(t) for t in tried)
+        super().__init__(f"no candidate beat the kernel's default scheduler on the objective, so it stays; tried: {rows}")
+        self.tried = tried
+
+
+def _row(tried: TriedDesign) -> str:
+    tunables = ",".join(f"{k}={v}" for k, v in sorted(tried.tunables.items()))
+    numbers = ""
+    if tried.baseline is not None and tried.candidate is not None:
+        numbers = f" ({tried.metric}: EEVDF {tried.baseline:.1f}, candidate {tried.candidate:.1f})"
+    return f"{tried.template or 'new source'}{f' [{tunables}]' if tunables else ''} {tried.verdict}{numbers}"
 
 
 class DesignInterrupted(DesignError):

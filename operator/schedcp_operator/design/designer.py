@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from schedcp.api.v1alpha1.policy import DesignerKind
 from schedcp.api.v1alpha1.revision import Provenance
 
-from schedcp_operator.design.claude import ClaudeLoop, DesignError, Spend
+from schedcp_operator.design.claude import ClaudeLoop, DesignError, DesignInterrupted, NoImprovement, Spend
 from schedcp_operator.design.offline import plan_offline
 from schedcp_operator.design.roles import EXECUTION, LEARNING, OBSERVATION, PLANNING, Role
 from schedcp_operator.design.tools import DesignOutcome, RecordOutcome, SearchRepository, Workspace, search_repository
@@ -54,12 +54,21 @@ def _context(role: Role, ws: Workspace) -> dict[str, Any]:
     assert ws.plan is not None
     return {"plan": ws.plan.model_dump(), "objective": profile.objective, "traits": profile.traits,
             "max_batch_loss_percent": profile.max_batch_loss_percent,
-            "anti_patterns": ws.repository.anti_patterns(profile)}
+            "anti_patterns": ws.repository.anti_patterns(profile),
+            "performance_goal": ws.goal.model_dump(mode="json") if ws.goal else None}
 
 
 def design_with_claude(loop: ClaudeLoop, ws: Workspace) -> DesignRecord:
-    for role in (OBSERVATION, PLANNING, EXECUTION):
-        loop.run(role, ws, _context(role, ws))
+    try:
+        for role in (OBSERVATION, PLANNING, EXECUTION):
+            loop.run(role, ws, _context(role, ws))
+    except DesignInterrupted:
+        raise
+    except DesignError as error:
+        # Out of repairs or budget after safe candidates that were only not better.
+        if ws.refused_by_gate_only():
+            raise NoImprovement(ws.tried) from error
+        raise
     if ws.result is None:
         raise DesignError("execution ended without a verified candidate")
     return DesignRecord(designer=DesignerKind.CLAUDE, model=loop.model, outcome=ws.result,

@@ -15,8 +15,11 @@ Used when no API key is set and as the demo's default. The rules, first match wi
 Longest job first for makespan because the last long job to start decides when the
 batch ends; shortest first when the goal is jobs' mean completion.
 
-The choice is verified like any LLM result; if it fails, the fair template is tried
-before giving up.
+The choice is verified like any LLM result. If it fails (unsafe, or with a performance
+goal not better than the kernel's own scheduler), the repository's next-ranked templates
+and then fair sharing are tried, `MAX_CANDIDATES` in all. If every safe one was refused
+only by the performance gate, the design ends in `NoImprovement`: the kernel's default is
+kept rather than something that is not better.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import NamedTuple
 
 from schedcp.api.v1alpha1.policy import ObjectiveKind
 
-from schedcp_operator.design.claude import DesignError
+from schedcp_operator.design.claude import DesignError, NoImprovement
 from schedcp_operator.design.profile import Trait, WorkloadProfile
 from schedcp_operator.design.tools import (
     Action,
@@ -44,6 +47,8 @@ from schedcp_operator.design.tools import (
 )
 
 FAIR = "vtime"
+# Each candidate costs a micro-VM boot (unless remembered).
+MAX_CANDIDATES = 3
 
 
 class Choice(NamedTuple):
@@ -69,11 +74,18 @@ def choose(profile: WorkloadProfile) -> Choice:
     return Choice(FAIR, {}, "no specific pattern: weighted fair sharing")
 
 
+def _candidates(choice: Choice, ranked: list[str]) -> list[tuple[str, dict[str, int]]]:
+    """The choice, then the repository's ranking, then fair sharing; each template once."""
+    ordered = [(choice.template, choice.tunables), *((name, {}) for name in ranked), (FAIR, {})]
+    unique = {template: tunables for template, tunables in reversed(ordered)}
+    return sorted(unique.items(), key=lambda item: [t for t, _ in ordered].index(item[0]))[:MAX_CANDIDATES]
+
+
 def plan_offline(ws: Workspace) -> DesignOutcome:
     choice = choose(ws.profile)
     rule = choice.rule
     ranked = [r.name for r in search_repository(ws, SearchRepository(limit=5)).ranked]
-    for attempt, tunables in ((choice.template, choice.tunables), (FAIR, {})):
+    for attempt, tunables in _candidates(choice, ranked):
         decide_plan(ws, PlanDecision(action=Action.CONFIGURE, template=attempt, reason=rule))
         propose_configuration(ws, ProposeConfiguration(template=attempt, tunables=tunables))
         report = run_verifier(ws, RunVerifier())
@@ -81,7 +93,11 @@ def plan_offline(ws: Workspace) -> DesignOutcome:
             rank = ranked.index(attempt) + 1 if attempt in ranked else None
             agreement = f"; the repository ranks it #{rank}" if rank else ""
             return finish(ws, Finish(rationale=f"offline rule: {rule}{agreement}"))
-        rule = f"{attempt} failed verification, falling back to fair sharing"
+        why = "was not better than the kernel's default" if report.not_better else "failed verification"
+        rule = f"{attempt} {why}: the next candidate by the repository's ranking"
+    if ws.refused_by_gate_only():
+        raise NoImprovement(ws.tried)
     failed = next((st for st in ws.report.stages if st.result == "Failed"), None) if ws.report else None
     why = f": {failed.name}: {failed.message}" if failed else ""
-    raise DesignError(f"offline planner: neither {choice.template} nor {FAIR} passed verification{why}"[:2000])
+    tried = ", ".join(template for template, _ in _candidates(choice, ranked))
+    raise DesignError(f"offline planner: none of {tried} passed verification{why}"[:2000])

@@ -16,6 +16,8 @@ from pydantic import Field
 
 from schedcp.api.v1alpha1.base import ApiModel, SchedulingMetrics
 from schedcp.api.v1alpha1.policy import ObjectiveKind
+from schedcp.verifying.performance import PerformanceGoal
+from schedcp.verifying.replay import shape_from_profile
 
 
 class Trait(StrEnum):
@@ -39,3 +41,10 @@ class WorkloadProfile(ApiModel):
     protected_pods: Annotated[int, Field(ge=0)] = 0
     other_pods: Annotated[int, Field(ge=0)] = 0
     nodes: Annotated[int, Field(ge=0)] = 0
+
+
+def performance_goal(profile: WorkloadProfile) -> PerformanceGoal:
+    """What the verifier's performance gate judges this workload's designs on: its
+    objective, on the replay of its measured profile, with its batch-loss tolerance."""
+    return PerformanceGoal(objective=profile.objective, replay=shape_from_profile(profile.protected, profile.others),
+                           max_batch_loss_percent=profile.max_batch_loss_percent)

@@ -50,7 +50,9 @@ EXECUTION = Role(
     name="execution",
     system=ORIENTATION + " Role: execution. Carry out the plan: propose a configuration (tunables within "
     "their declared ranges) or submit BPF C (GPL, sched_ext struct_ops only, include \"schedcp.bpf.h\"). "
-    "Run the verifier; if it fails, repair from its report. Finish only with a candidate that passed.",
+    "Run the verifier; if it fails, repair from its report. Finish only with a candidate that passed. "
+    "With a performance goal, passing means beating the kernel's default scheduler on the replayed profile; "
+    "a safe candidate that does not is no use: try another template, tunables or source.",
     tools=("read_template", "propose_configuration", "submit_source", "run_verifier", "finish"),
     terminal="finish",
 )

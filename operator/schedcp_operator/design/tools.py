@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
 from schedcp.api.v1alpha1.nodestate import PodProfile
+from schedcp.api.v1alpha1.policy import TriedDesign, Verdict
 from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, Outcome, Tunable
 from schedcp.verifying.cache import verify_remembered
+from schedcp.verifying.performance import PerformanceGoal, summary
 
 from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.design.repository import Repository
@@ -52,7 +55,12 @@ class Candidate(BaseModel):
 
 
 class Workspace:
-    """The state of one design: what the tools read and write."""
+    """The state of one design: what the tools read and write.
+
+    With a `goal`, the verifier's performance gate judges every candidate against the
+    kernel's own scheduler, and `tried` keeps the verdicts: the table a design that
+    found nothing better ends with.
+    """
 
     def __init__(
         self,
@@ -60,16 +68,23 @@ class Workspace:
         repository: Repository,
         pods: list[PodProfile] | None = None,
         verifier: Verifier | None = None,
+        goal: PerformanceGoal | None = None,
     ) -> None:
         self.profile = profile
         self.pods = pods or []
         self.repository = repository
-        self.verifier = verifier or verify_remembered
+        self.goal = goal
+        self.verifier = verifier or partial(verify_remembered, goal=goal)
         self.plan: PlanDecision | None = None
         self.candidate: Candidate | None = None
         self.report: VerificationReport | None = None
         self.result: DesignOutcome | None = None
         self.outcome: RecordOutcome | None = None
+        self.tried: list[TriedDesign] = []
+
+    def refused_by_gate_only(self) -> bool:
+        """Some candidate was safe and only the performance gate refused it."""
+        return any(t.verdict not in (Verdict.BETTER, Verdict.UNSAFE) for t in self.tried)
 
 
 # -- inputs and outputs ----------------------------------------------------------------
@@ -277,14 +292,30 @@ def run_verifier(ws: Workspace, args: RunVerifier) -> VerificationReport:
     if ws.candidate is None:
         raise ToolError("nothing to verify: propose a configuration or submit source first")
     ws.report = ws.verifier(ws.candidate.source, ws.candidate.tunables, args.dynamic)
+    if ws.goal and args.dynamic:
+        ws.tried.append(_tried(ws.candidate, ws.report))
     return ws.report
+
+
+def _tried(candidate: Candidate, report: VerificationReport) -> TriedDesign:
+    judgement = report.performance
+    if not report.safe or judgement is None:
+        return TriedDesign(template=candidate.template, tunables=candidate.tunables, verdict=Verdict.UNSAFE)
+    measure = judgement.measure
+    return TriedDesign(template=candidate.template, tunables=candidate.tunables, verdict=judgement.verdict,
+                       metric=f"{measure.workload} {measure.metric}", baseline=measure.baseline,
+                       candidate=measure.candidate)
 
 
 def finish(ws: Workspace, args: Finish) -> DesignOutcome:
     if ws.candidate is None or ws.report is None:
         raise ToolError("finish needs a candidate that the verifier has run on")
-    if not ws.report.passed or not any(s.name == "dynamic" and s.result == "Passed" for s in ws.report.stages):
-        raise ToolError("the candidate has not passed all three verifier stages; repair it or choose another")
+    if ws.report.not_better:
+        assert ws.report.performance is not None
+        raise ToolError(f"the candidate is safe but not better than the kernel's default scheduler: "
+                        f"{summary(ws.report.performance)}; try another template, tunables or source")
+    if not ws.report.passed or not ws.report.safe:
+        raise ToolError("the candidate has not passed all verifier stages; repair it or choose another")
     ws.result = DesignOutcome(candidate=ws.candidate, report=ws.report, rationale=args.rationale)
     return ws.result
 
