@@ -9,6 +9,7 @@ from pathlib import Path
 
 from schedcp.provisioning.guest import base_initramfs
 from schedcp.provisioning.kernel import provision_kernel
+from schedcp.provisioning.scx import SCX_CRATES, build_crate
 from schedcp_cli.devcluster.cluster import INFO_FILE, DevCluster
 from schedcp_cli.devcluster.etcd import ensure_etcd
 from schedcp_cli.devcluster.helmbuild import ensure_helm
@@ -64,7 +65,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if all(running.values()) else 1
 
 
-def _prepare(_: argparse.Namespace) -> int:
+def _prepare(args: argparse.Namespace) -> int:
     """Build or fetch into the cache everything the demo and the tests run, each step timed."""
     steps = (
         ("kubernetes binaries", ensure_kubernetes_binaries),
@@ -77,15 +78,39 @@ def _prepare(_: argparse.Namespace) -> int:
         started = time.monotonic()
         result = step()
         print(f"prepared {name} in {time.monotonic() - started:.1f}s: {getattr(result, 'release', result)}", flush=True)
-    return 0
+    return _prepare_scx(args.scx)
+
+
+def _prepare_scx(crates: tuple[str, ...]) -> int:
+    """Each crate's build time, or why it failed: a failure does not stop the other crates."""
+    failed = 0
+    for crate in crates:
+        started = time.monotonic()
+        status = build_crate(crate)
+        took = f"{time.monotonic() - started:.1f}s"
+        if status.binary:
+            print(f"prepared {crate} in {took}: {status.binary}", flush=True)
+        else:
+            failed += 1
+            print(f"could not build {crate} in {took}: {status.message}", flush=True)
+    return 1 if failed else 0
+
+
+def _scx_crates(text: str) -> tuple[str, ...]:
+    crates = tuple(c.strip() for c in text.split(",") if c.strip()) if text else SCX_CRATES
+    if unknown := [c for c in crates if c not in SCX_CRATES]:
+        raise argparse.ArgumentTypeError(f"not an scx crate: {', '.join(unknown)} (known: {', '.join(SCX_CRATES)})")
+    return crates
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     dev = subparsers.add_parser("dev", help="local development helpers")
     dev_actions = dev.add_subparsers(dest="dev_command", required=True)
-    dev_actions.add_parser("prepare", help="build and cache Kubernetes, etcd, helm, the kernel, the guest").set_defaults(
-        func=_prepare
-    )
+    prepare = dev_actions.add_parser("prepare", help="build and cache Kubernetes, etcd, helm, the kernel, the guest")
+    prepare.add_argument("--scx", nargs="?", const="", default=(), type=_scx_crates, metavar="CRATE,...",
+                         help="also build the scx schedulers (all, or the given crates) with cargo: "
+                              "about 20 minutes for the first on two cores, 5-8 for each next")
+    prepare.set_defaults(func=_prepare)
     cluster = dev_actions.add_parser("cluster", help="etcd + kube-apiserver + kube-controller-manager on 127.0.0.1")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--state-dir", type=Path, default=default_state_dir())
