@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "schedcp-demo"
 SYSTEM_NAMESPACE = "schedcp-system"
 NODE = "vm-node-1"
-SETTLED = ("Active", "RolledBack", "Failed", "Invalid")
+SETTLED = ("Active", "RolledBack", "Failed", "Invalid", "NoImprovement")
 WORKLOAD_SECONDS = 1800
 # What each pod runs: a thread that sleeps 5 ms and measures how late it wakes, and two
 # CPU-bound threads that keep the VM's two CPUs busy. Light on purpose: under TCG every
