@@ -12,6 +12,7 @@ of the tests so that the offline planner chooses latency-class.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -30,6 +31,9 @@ from schedcp.api.v1alpha1.nodestate import (
     Profiling,
     ProfilingTier,
 )
+from schedcp.transport import API_ERRORS, describe
+
+log = logging.getLogger("benchmarks.fleet")
 
 PLURAL = "nodeschedulerstates"
 WINDOW_SECONDS = 10
@@ -103,8 +107,10 @@ class Fleet:
             started = time.monotonic()
             try:
                 self._turn()
-            except client.ApiException:
-                pass
+            # An API server outage must not end the loop: the fleet would shrink to nothing
+            # without a word and the benchmark would measure that.
+            except API_ERRORS as error:
+                log.warning("fleet turn failed: %s", describe(error))
             self.turns.append(time.monotonic() - started)
             self._stop.wait(max(0.0, self.period - (time.monotonic() - started)))
 
@@ -121,8 +127,8 @@ class Fleet:
         try:
             self.custom.patch_cluster_custom_object_status(GROUP, VERSION, PLURAL, node.name,
                                                            {"status": node.status(self.namespace).to_wire()})
-        except client.ApiException:
-            pass
+        except client.ApiException as error:
+            log.warning("node %s: status write refused: %s", node.name, describe(error))
 
     def close(self) -> None:
         self._stop.set()

@@ -10,6 +10,7 @@ import pytest
 
 from schedcp_cli.components import wait_until
 from schedcp_cli.devcluster.cluster import DevCluster
+from tests.api_link import ApiLink
 from tests.messages_api.server import MessagesServer, start_messages_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,3 +50,11 @@ def messages_api() -> Iterator[MessagesServer]:
     """A scripted Messages API on 127.0.0.1 for the real anthropic SDK (tests call assert_done)."""
     with start_messages_server() as server:
         yield server
+
+
+@pytest.fixture
+def api_link(kube_cluster: DevCluster, tmp_path: Path) -> Iterator[ApiLink]:
+    """A link to the API server the test can cut, for clients that must live through an outage."""
+    link = ApiLink(kube_cluster.info.server, kube_cluster.kubeconfig, tmp_path)  # type: ignore[union-attr]
+    yield link
+    link.cut()

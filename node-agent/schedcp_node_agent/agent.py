@@ -24,6 +24,7 @@ from schedcp.api.v1alpha1.nodestate import (
     WorkloadClass,
 )
 from schedcp.conditions import set_condition
+from schedcp.transport import API_ERRORS, describe
 
 from schedcp_node_agent import __version__
 from schedcp_node_agent.applier import Applier, HealthPolicy, Notice, Verdict
@@ -156,9 +157,9 @@ class NodeAgent:
     def _write_status(self) -> None:
         try:
             self.state.write_status(self.status())
-        except client.ApiException as error:
+        except API_ERRORS as error:  # the next write tells the whole truth again
             self.metrics.status_writes.labels("error").inc()
-            log.warning("status write failed: %s %s", error.status, error.reason)
+            log.warning("status write failed: %s", describe(error))
             return
         self.metrics.status_writes.labels("ok").inc()
         self.probes.ready.set()

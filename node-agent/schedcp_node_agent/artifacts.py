@@ -18,6 +18,7 @@ from kubernetes import client
 
 from schedcp.api.v1alpha1.base import RevisionReference
 from schedcp.artifacts import OBJECT_KEY, object_configmap_name
+from schedcp.transport import API_ERRORS, describe
 
 class ArtifactUnavailable(Exception):
     pass
@@ -43,8 +44,8 @@ class ConfigMapArtifacts:
     def fetch(self, revision: RevisionReference) -> bytes:
         try:
             cm = self.core.read_namespaced_config_map(object_configmap_name(revision.name), self.namespace)
-        except client.ApiException as error:
-            raise ArtifactUnavailable(f"object of {revision.name}: {error.reason}") from error
+        except API_ERRORS as error:
+            raise ArtifactUnavailable(f"object of {revision.name}: {describe(error)}") from error
         encoded = (cm.binary_data or {}).get(OBJECT_KEY)
         if encoded is None:
             raise ArtifactUnavailable(f"ConfigMap {cm.metadata.name} has no {OBJECT_KEY}")

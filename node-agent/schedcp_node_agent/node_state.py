@@ -16,6 +16,7 @@ from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, now
 from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, NodeSchedulerStateStatus
 from schedcp.naming import fit, label_value
+from schedcp.transport import API_ERRORS, describe
 
 from schedcp_node_agent.applier import Notice
 from schedcp_node_agent.reflector import Reflector
@@ -82,8 +83,8 @@ class NodeStateClient:
         )
         try:
             self.core.create_namespaced_event(EVENT_NAMESPACE, event)
-        except client.ApiException as error:  # an Event is best effort; status carries the truth
-            log.warning("could not post event %s: %s", notice.reason, error.reason)
+        except API_ERRORS as error:  # an Event is best effort; status carries the truth
+            log.warning("could not post event %s: %s", notice.reason, describe(error))
 
 
 def pod_reflector(api: client.ApiClient, node: str) -> Reflector:

@@ -19,6 +19,7 @@ import pytest
 from kubernetes import client
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION
+from schedcp.naming import fit
 from schedcp_cli.components import ComponentProcess, wait_until
 from schedcp_cli.devcluster.ports import free_port
 
@@ -33,12 +34,13 @@ class AgentProcess(ComponentProcess):
     def __init__(self, node: str, kubeconfig: Path, workdir: Path) -> None:
         self.node = node
         self.metrics_port = free_port()
+        files = fit(node, 200)  # a file name has 255 bytes, a node name 253 characters
         args = [
-            "--node-name", node, "--state-dir", str(workdir / f"state-{node}"),
+            "--node-name", node, "--state-dir", str(workdir / f"state-{files}"),
             "--metrics-address", "127.0.0.1", "--metrics-port", str(self.metrics_port),
             "--status-interval", "1", "--profile-hz", "5", "--window-seconds", "10",
         ]
-        super().__init__("schedcp_node_agent", args, kubeconfig, workdir / f"agent-{node}.log")
+        super().__init__("schedcp_node_agent", args, kubeconfig, workdir / f"agent-{files}.log")
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -53,8 +55,8 @@ def start_agent(kube_cluster, crds_installed, tmp_path) -> Iterator[Callable[[st
     started: list[AgentProcess] = []
     custom = client.CustomObjectsApi(kube_cluster.api_client())
 
-    def start(node: str) -> AgentProcess:
-        agent = AgentProcess(node, kube_cluster.kubeconfig, tmp_path)
+    def start(node: str, kubeconfig: Path | None = None) -> AgentProcess:
+        agent = AgentProcess(node, kubeconfig or kube_cluster.kubeconfig, tmp_path)
         started.append(agent)
         return agent
 
@@ -102,6 +104,30 @@ def test_each_agent_keeps_its_own_node_state_current(kube_cluster, start_agent, 
     for agent in agents:
         managers = {m["manager"] for m in state_of(kube_cluster, agent.node)["metadata"]["managedFields"]}
         assert managers == {f"schedcp-node-agent/{agent.node}"}, "only this node's agent may write its object"
+
+
+def heartbeat(kube_cluster, node: str) -> str | None:
+    return ((state_of(kube_cluster, node) or {}).get("status") or {}).get("heartbeatTime")
+
+
+def test_an_agent_of_a_node_with_a_253_character_name_keeps_its_state(kube_cluster, start_agent, tmp_path) -> None:
+    node = (node_name(tmp_path, "long") + "." + "n" * 253)[:253]
+    agent = start_agent(node)
+    wait_until(lambda: heartbeat(kube_cluster, node), 60, f"status of {node}", agent.recent)
+    labels = state_of(kube_cluster, node)["metadata"]["labels"]
+    assert len(labels["schedcp.io/node"]) <= 63
+
+
+def test_an_agent_outlives_an_api_server_outage(kube_cluster, start_agent, api_link, tmp_path) -> None:
+    node = node_name(tmp_path, "outage")
+    agent = start_agent(node, api_link.kubeconfig)
+    before = wait_until(lambda: heartbeat(kube_cluster, node), 60, f"status of {node}", agent.recent)
+    api_link.cut()
+    agent.wait_for_message("status write failed: API server unreachable", timeout=30)
+    api_link.restore()
+    wait_until(lambda: (beat := heartbeat(kube_cluster, node)) and beat != before, 60,
+               "a heartbeat after the outage", agent.recent)
+    assert agent.alive()
 
 
 def test_spec_on_an_unsupported_kernel_is_refused_with_a_condition(kube_cluster, start_agent, tmp_path) -> None:

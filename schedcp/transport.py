@@ -1,0 +1,20 @@
+"""What can go wrong talking to the API server, for loops that must outlive an outage.
+
+The kubernetes client raises ApiException only for an answer it got; a refused or reset
+connection (the API server restarting) is urllib3's MaxRetryError or ProtocolError, which
+a loop catching ApiException alone dies of.
+"""
+
+from __future__ import annotations
+
+import urllib3
+from kubernetes import client
+
+API_ERRORS = (client.ApiException, urllib3.exceptions.HTTPError)
+
+
+def describe(error: Exception) -> str:
+    """One line for a log or a condition (an ApiException's own text has headers and body)."""
+    if isinstance(error, client.ApiException):
+        return f"{error.status} {error.reason}"
+    return f"API server unreachable: {error}"
