@@ -1,4 +1,5 @@
-"""`schedcp verify FILE.bpf.c [--tunable k=v]`: run the execution verifier, print its report."""
+"""`schedcp verify FILE.bpf.c [--tunable k=v] [--objective latency]`: run the execution
+verifier (with an objective, its performance gate too), print its report."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from schedcp.api.v1alpha1.policy import ObjectiveKind
+from schedcp.verifying.performance import PerformanceGoal
 from schedcp.verifying.verifier import verify
 
 
@@ -17,7 +20,8 @@ def _tunable(text: str) -> tuple[str, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    report = verify(args.file.read_text(), dict(args.tunable), dynamic=not args.static_only)
+    goal = PerformanceGoal(objective=args.objective) if args.objective else None
+    report = verify(args.file.read_text(), dict(args.tunable), dynamic=not args.static_only, goal=goal)
     if args.json:
         print(json.dumps(report.to_wire(), indent=2))
     else:
@@ -36,5 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmd.add_argument("file", type=Path)
     cmd.add_argument("--tunable", action="append", type=_tunable, default=[], metavar="NAME=VALUE")
     cmd.add_argument("--static-only", action="store_true", help="skip the micro-VM stages")
+    cmd.add_argument("--objective", type=ObjectiveKind, choices=list(ObjectiveKind),
+                     help="also gate on performance: beat EEVDF on this objective, on the replay's default probe")
     cmd.add_argument("--json", action="store_true", help="print the report as JSON")
     cmd.set_defaults(func=_run)
