@@ -22,6 +22,11 @@ the scx schedulers that could be built on this host, over four workloads:
 - longtail: twelve short jobs and one long one, started at once: the makespan.
 - parallel: 2 threads per vCPU burning CPU: units of work per second.
 - pingpong: pairs of threads passing a byte over pipes: round trips per second.
+- schbench: message threads waking workers that serve short requests (schbench's shape),
+  in the protected cgroup: the workers' p99 wakeup latency and requests per second.
+- build: a make -j of short-lived processes, each a fork and an exec: the makespan.
+- batches: SchedCP's long-tail batch shape, batches of twelve short jobs and one long
+  one run one after another: the total makespan.
 
 The design loop's choice is the offline planner's `choose()` on the Workload Profile
 that tier-1 profiling reports for each workload (PROFILES, traits derived by the
@@ -64,11 +69,14 @@ SCX_ROOT = Path.home() / ".cache" / "schedcp" / "scx"
 SCX_CRATES = ("scx_bpfland", "scx_rusty", "scx_lavd", "scx_flash", "scx_p2dq")
 # The log of `cargo install --root ~/.cache/schedcp/scx scx_bpfland > ~/.cache/schedcp/scx/build.log 2>&1; echo rc=$? >> ...`.
 SCX_BUILD_LOG = SCX_ROOT / "build.log"
-WORKLOADS = ("mixed", "longtail", "parallel", "pingpong")
+WORKLOADS = ("mixed", "longtail", "parallel", "pingpong", "schbench", "build", "batches")
 BASELINE = "eevdf"
 # Sized for 2 vCPUs: 2 latency workers waking every 2 ms next to 4 hogs; 4 threads for
-# the parallel run; 2 ping-pong pairs.
-SHAPE = {"WORKERS": 2, "PERIOD_US": 2000, "HOGS": 4, "THREADS": 4, "PAIRS": 2}
+# the parallel run; 2 ping-pong pairs; 2 message threads with 4 workers each (more
+# runnable workers than CPUs), requests of 20 units of 1000 iterations; a build of 60
+# tasks, 4 at a time; 4 long-tail batches.
+SHAPE = {"WORKERS": 2, "PERIOD_US": 2000, "HOGS": 4, "THREADS": 4, "PAIRS": 2, "MESSAGES": 2, "FANOUT": 4,
+         "REQUEST_UNITS": 20, "BUILD_TASKS": 60, "BUILD_JOBS": 4, "BATCHES": 4}
 # The vCPUs each mode gives the guest; the planner's profiles describe a 2-CPU node either way.
 VM_CPUS = {Timing.DETERMINISTIC: 1, Timing.PARALLEL: 2}
 PROFILE_CPUS = 2
@@ -95,6 +103,11 @@ MEASURES = (
     Measure("makespan", "longtail", ("result", "makespan_ms"), "long tail: makespan ms (lower)", True),
     Measure("parallel", "parallel", ("result", "units_per_s"), "parallel: units/s (higher)", False),
     Measure("pingpong", "pingpong", ("result", "round_trips_per_s"), "ping-pong: round trips/s (higher)", False),
+    Measure("schbench", "schbench", ("result", "wakeup_p99_us"), "schbench: p99 wakeup latency µs (lower)", True),
+    Measure("requests", "schbench", ("result", "requests_per_s"), "schbench: requests/s (higher)", False,
+            objective=False),
+    Measure("build", "build", ("result", "makespan_ms"), "build: makespan ms (lower)", True),
+    Measure("batches", "batches", ("result", "makespan_ms"), "batches: makespan ms (lower)", True),
 )
 
 
@@ -147,6 +160,14 @@ def profiles() -> dict[str, Any]:
         "pingpong": (ObjectiveKind.THROUGHPUT,
                      SchedulingMetrics(cpu_cores=1.0, voluntary_switches_per_second=40_000, timeslice_mean_micros=20), 1,
                      None, 0),
+        # schbench's workers: protected, wake thousands of times a second for short requests, and keep both CPUs busy
+        "schbench": (ObjectiveKind.LATENCY,
+                     SchedulingMetrics(cpu_cores=PROFILE_CPUS, voluntary_switches_per_second=20_000,
+                                       timeslice_mean_micros=100, run_delay_per_second_micros=500_000), 1, None, 0),
+        # a build: sixty short CPU-bound processes, the goal is when the last one ends
+        "build": (ObjectiveKind.MAKESPAN, None, 0, busy, 60),
+        # batches of thirteen jobs, one long: the goal is the makespan
+        "batches": (ObjectiveKind.MAKESPAN, None, 0, busy, 13),
     }
     result = {}
     for name, (objective, protected, protected_pods, others, other_pods) in shapes.items():
@@ -205,7 +226,15 @@ def build_failure(log: str) -> str:
     return (lines[-1] if lines else "no log")[:160]
 
 
-def prepare(workdir: Path, only: set[str] | None, scx: bool) -> tuple[list[Scheduler], dict[str, Any], dict[str, Path]]:
+def parse_config(text: str) -> tuple[str, dict[str, int]]:
+    """`TEMPLATE:NAME=VALUE,NAME=VALUE` (a configuration to measure beside the defaults)."""
+    template, _, assignments = text.partition(":")
+    pairs = (item.split("=", 1) for item in assignments.split(",") if item.strip())
+    return template.strip(), {name.strip(): int(value) for name, value in pairs}
+
+
+def prepare(workdir: Path, only: set[str] | None, scx: bool, extra: list[tuple[str, dict[str, int]]]
+            ) -> tuple[list[Scheduler], dict[str, Any], dict[str, Path]]:
     from schedcp.building import compile_scheduler
     from schedcp.provisioning.kernel import provision_kernel
     from schedcp.templates import builtin_templates
@@ -214,12 +243,13 @@ def prepare(workdir: Path, only: set[str] | None, scx: bool) -> tuple[list[Sched
     vmlinux_h = provision_kernel().vmlinux_h
     choices = design_choices()
     configs = [(name, {}) for name in templates]
-    configs += [(c.template, dict(c.tunables)) for c in choices.values()]
+    configs += [(c.template, dict(c.tunables)) for c in choices.values()] + extra
     schedulers = [Scheduler(BASELINE, "eevdf")]
     objects: dict[str, Path] = {}
     for template, tunables in configs:
         label = config_label(template, tunables)
-        if any(s.label == label for s in schedulers) or (only and template not in only and label not in only):
+        if any(s.label == label for s in schedulers) or (only and template not in only and label not in only
+                                                          and (template, tunables) not in extra):
             continue
         built = compile_scheduler(templates[template].source(), templates[template].defaults() | tunables,
                                   vmlinux_h, workdir / label)
@@ -479,11 +509,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each run")
     parser.add_argument("--only", default="", help="comma-separated templates or scx crates to include (EEVDF always)")
     parser.add_argument("--no-scx", action="store_true", help="leave the scx schedulers out even if built")
+    parser.add_argument("--config", action="append", default=[], type=parse_config, metavar="TEMPLATE:NAME=VALUE,...",
+                        help="also measure a template with these tunables (repeatable)")
     args = parser.parse_args()
     only = {x.strip() for x in args.only.split(",") if x.strip()} or None
     with tempfile.TemporaryDirectory(prefix="schedcp-bench-") as tmp:
         workdir = Path(tmp)
-        schedulers, choices, objects = prepare(workdir, only, not args.no_scx)
+        schedulers, choices, objects = prepare(workdir, only, not args.no_scx, args.config)
         started = time.monotonic()
         vm = run_vm(schedulers, objects, args.repeats, args.seconds, workdir, args.mode)
     if vm.timed_out or not vm.finished:

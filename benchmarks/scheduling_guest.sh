@@ -1,6 +1,6 @@
 # The scheduling benchmark's guest side, sourced by the micro-VM's /init (which defines
 # `report`). params.sh sets REPEATS, MS, MID, TO, WORKERS, PERIOD_US, HOGS, THREADS,
-# PAIRS and WORKLOADS; schedulers.txt lists "LABEL KIND ARG CLASSES" lines:
+# PAIRS, MESSAGES, FANOUT, REQUEST_UNITS, BUILD_TASKS, BUILD_JOBS, BATCHES and WORKLOADS; schedulers.txt lists "LABEL KIND ARG CLASSES" lines:
 #   eevdf -       the kernel's own scheduler, nothing loaded
 #   bpf   FILE    obj/FILE, loaded with bpftool struct_ops register (a pinned link)
 #   scx   PATH    a host binary (share_host), started in the host's tree, stopped by SIGINT
@@ -34,7 +34,13 @@ in_cgroup() { group=$1; shift; sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' 
 rate=$(bin/cpu_batch 400 1 | sed -n 's/.*"units_per_s":\([0-9.]*\).*/\1/p')
 LONG_UNITS=$(awk -v r="${rate:-100}" -v ms="$MS" 'BEGIN { u = int(r * ms / 1000 * 0.8); print (u < 12 ? 12 : u) }')
 SHORT_UNITS=$((LONG_UNITS / 12))
-report "{\"event\":\"calibration\",\"units_per_s_one_cpu\":${rate:-null},\"long_units\":$LONG_UNITS,\"short_units\":$SHORT_UNITS,\"lat_cgid\":$LAT_CGID}"
+# The build's tasks share out about as much work as the long-tail run (build units are a
+# tenth of cpu_batch's), between half and one and a half times their mean.
+BUILD_MEAN=$((LONG_UNITS * 2 * 10 / BUILD_TASKS))
+BUILD_MIN=$((BUILD_MEAN / 2 + 1)); BUILD_MAX=$((BUILD_MEAN * 3 / 2 + 1))
+# SchedCP's batch shape: the long-tail run cut into BATCHES batches run one after another.
+BATCH_LONG=$((LONG_UNITS / BATCHES)); BATCH_SHORT=$((BATCH_LONG / 12 + 1))
+report "{\"event\":\"calibration\",\"units_per_s_one_cpu\":${rate:-null},\"long_units\":$LONG_UNITS,\"short_units\":$SHORT_UNITS,\"build_units\":[$BUILD_MIN,$BUILD_MAX],\"lat_cgid\":$LAT_CGID}"
 
 run_workload() {  # LABEL ROUND NAME
   case $3 in
@@ -46,6 +52,10 @@ run_workload() {  # LABEL ROUND NAME
   longtail) in_cgroup other timeout "$TO" bin/longtail 12 "$SHORT_UNITS" 1 "$LONG_UNITS" > /tmp/out 2>/dev/null & pid=$! ;;
   parallel) in_cgroup other timeout "$TO" bin/cpu_batch "$MS" "$THREADS" > /tmp/out 2>/dev/null & pid=$! ;;
   pingpong) in_cgroup other timeout "$TO" bin/pingpong "$MS" "$PAIRS" > /tmp/out 2>/dev/null & pid=$! ;;
+  # schbench's workers are the protected pod: the latency class's map names their cgroup.
+  schbench) in_cgroup latency timeout "$TO" bin/schbench "$MS" "$MESSAGES" "$FANOUT" "$REQUEST_UNITS" > /tmp/out 2>/dev/null & pid=$! ;;
+  build) in_cgroup other timeout "$TO" bin/build "$BUILD_TASKS" "$BUILD_JOBS" "$BUILD_MIN" "$BUILD_MAX" > /tmp/out 2>/dev/null & pid=$! ;;
+  batches) in_cgroup other timeout "$TO" bin/longtail 12 "$BATCH_SHORT" 1 "$BATCH_LONG" "$BATCHES" > /tmp/out 2>/dev/null & pid=$! ;;
   esac
   sleep "$MID"
   ops=$(sched_ops); state=$(sched_state)
