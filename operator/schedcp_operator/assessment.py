@@ -16,6 +16,7 @@ from schedcp_operator.semantics import Finding
 ACCEPTED = "Accepted"
 READY = "Ready"
 _BEFORE_LIFECYCLE = (None, Phase.INVALID, Phase.DISABLED)
+VALID = (ConditionStatus.TRUE, "Valid", "the spec is valid and meaningful")
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def verdict(spec: SchedulerPolicySpec | None, found: list[Finding]) -> Verdict:
             (ConditionStatus.FALSE, reason, summary),
             (ConditionStatus.FALSE, reason, "the spec must be fixed before anything is designed"),
         )
-    accepted = (ConditionStatus.TRUE, "Valid", "the spec is valid and meaningful")
+    accepted = VALID
     if spec.mode == Mode.OFF:
         return Verdict(Phase.DISABLED, accepted, (ConditionStatus.FALSE, "Disabled", "mode is Off: nothing is done"))
     return Verdict(

@@ -41,9 +41,10 @@ from schedcp.api.v1alpha1.policy import (
     SchedulerPolicySpec,
     SchedulerPolicyStatus,
 )
-from schedcp.conditions import set_condition
+from schedcp.conditions import find_condition, set_condition
 from schedcp.verifying.cache import verify_remembered
 
+from schedcp_operator.assessment import ACCEPTED, VALID
 from schedcp_operator.conflicts import outranks
 from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement
 from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
@@ -62,9 +63,15 @@ log = logging.getLogger("schedcp.lifecycle")
 
 READY, PROFILED, DESIGNED, VERIFIED, ROLLED_OUT, CONFLICT = (
     "Ready", "Profiled", "Designed", "Verified", "RolledOut", "Conflict")
+NO_PODS_SELECTED, NODES_EXCLUDE_PODS, PROTECTED_NOT_SELECTED = (
+    "NoPodsSelected", "NodeSelectorExcludesPods", "ProtectedPodsNotSelected")
+_SELECTION_REASONS = (NO_PODS_SELECTED, NODES_EXCLUDE_PODS, PROTECTED_NOT_SELECTED)
 # Fields a user may change without asking for a new design.
 _NOT_DESIGN_INPUTS = {"mode", "approved_revision", "rollout", "priority"}
 _WRITTEN = (NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
+# Bad Request, Request Entity Too Large, Invalid (also an admission policy's denial).
+_PERMANENT_REFUSALS = (400, 413, 422)
+_ROLLING = (Phase.CANARY, Phase.ROLLING_OUT, Phase.ACTIVE)
 
 
 def _touched(entry: NodeRollout) -> bool:
@@ -169,9 +176,23 @@ class Lifecycle:
                 Phase.ROLLING_OUT: self._rolling_out, Phase.ACTIVE: self._active,
             }.get(phase)
             if handler:
-                handler(st)
+                self._guarded(handler, st)
         st.status.nodes = _counts(st.status.rollout)
         return st.status, st.events
+
+    def _guarded(self, handler: Callable[[_Step], None], st: _Step) -> None:
+        """A request the API server refuses as invalid is refused again on every retry:
+        the policy stops there and says why, instead of retrying forever."""
+        try:
+            handler(st)
+        except client.ApiException as error:
+            if error.status not in _PERMANENT_REFUSALS:
+                raise
+            message = f"the API server refused a request ({error.status} {error.reason}): {_refusal(error)}"
+            if st.policy.status.phase in _ROLLING:
+                self._break(st, "RequestRefused", message)
+            else:
+                st.fail("RequestRefused", message)
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -186,7 +207,9 @@ class Lifecycle:
     def _profiling(self, st: _Step) -> None:
         spec = st.policy.spec
         workload = observe_workload(self.api, st.policy.namespace, spec)
-        problem = _profile_problem(workload, spec.profiling.min_samples, st.policy.namespace)
+        selection = _selection_problem(workload, spec, st.policy.namespace)
+        _accept(st, selection)
+        problem = selection or _profile_problem(workload, spec.profiling.min_samples)
         if problem:
             reason, message = problem
             if st.waited() > spec.profiling.timeout_seconds:
@@ -548,9 +571,36 @@ def _observe(entry: NodeRollout, node: NodeReport, revision: RevisionReference, 
         entry.phase, entry.message = NodePhase.FAILED, f"ActivationStalled: not active after {timeout_seconds}s{said}"
 
 
-def _profile_problem(workload: Workload, min_samples: int, namespace: str) -> tuple[str, str] | None:
+def _selection_problem(workload: Workload, spec: SchedulerPolicySpec, namespace: str) -> tuple[str, str] | None:
+    """Which selector leaves the policy nothing to schedule, if one does."""
+    if not workload.matched_pods:
+        return NO_PODS_SELECTED, f"spec.podSelector matches no running pod in namespace {namespace}"
     if not workload.pods:
-        return "NoPodsSelected", f"no running pod in namespace {namespace} matches spec.podSelector"
+        nodes = workload.eligible_nodes
+        where = f"matches {len(nodes)} node(s), none of which runs" if nodes else "matches no node, so it excludes"
+        return NODES_EXCLUDE_PODS, f"spec.nodeSelector {where} the {workload.matched_pods} pod(s) spec.podSelector selects"
+    if spec.objective.protect and not any(p.protected for p in workload.pods):
+        return PROTECTED_NOT_SELECTED, (f"spec.objective.protect matches none of the {len(workload.pods)} pod(s) "
+                                        "spec.podSelector selects")
+    return None
+
+
+def _accept(st: _Step, selection: tuple[str, str] | None) -> None:
+    """Accepted=False while a selector leaves nothing to schedule, with one Warning Event when
+    that starts or its reason changes; Accepted=True again once the pods are there."""
+    before = find_condition(st.status.conditions, ACCEPTED)
+    if selection is None:
+        if before is not None and before.reason in _SELECTION_REASONS:
+            st.condition(ACCEPTED, *VALID)
+            st.events.append(Event("Normal", "Accepted", "the selectors now select pods to schedule"))
+        return
+    reason, message = selection
+    if before is None or (before.status, before.reason) != (ConditionStatus.FALSE, reason):
+        st.events.append(Event("Warning", reason, message))
+    st.condition(ACCEPTED, ConditionStatus.FALSE, reason, message)
+
+
+def _profile_problem(workload: Workload, min_samples: int) -> tuple[str, str] | None:
     hosts = workload.hosts()
     if not hosts:
         return "PodsNotScheduled", f"none of the {len(workload.pods)} selected pods is bound to a node yet"
@@ -569,6 +619,14 @@ def _profile_problem(workload: Workload, min_samples: int, namespace: str) -> tu
         return "NotEnoughSamples", (f"{len(short)} of {len(workload.pods)} pods have fewer than {min_samples} samples: "
                                     f"{', '.join(short[:10])}")
     return None
+
+
+def _refusal(error: client.ApiException) -> str:
+    """The API server's own message, from the Status it answered with."""
+    try:
+        return str(json.loads(error.body or "")["message"])
+    except (ValueError, KeyError, TypeError):
+        return str(error.body or error.reason)
 
 
 def _counts(rollout: RolloutProgress | None) -> NodeCounts | None:

@@ -82,6 +82,9 @@ class Workload:
     objective: ObjectiveKind
     pods: list[SelectedPod]
     nodes: dict[str, NodeReport] = field(default_factory=dict)
+    # What the selectors matched on their own, to say which one left `pods` empty.
+    matched_pods: int = 0
+    eligible_nodes: set[str] | None = None
 
     def hosts(self) -> list[str]:
         return sorted({p.node for p in self.pods if p.node})
@@ -128,10 +131,10 @@ def observe_workload(api: client.ApiClient, namespace: str, spec: SchedulerPolic
     protected = {p.metadata.uid for p in core.list_namespaced_pod(
         namespace, label_selector=selector_string(merged(spec.pod_selector, protect))).items} if protect else None
     eligible = _eligible_nodes(core, spec.node_selector)
+    live = [p for p in selected
+            if not p.metadata.deletion_timestamp and not (p.status and p.status.phase in ("Succeeded", "Failed"))]
     pods = []
-    for pod in selected:
-        if pod.metadata.deletion_timestamp or (pod.status and pod.status.phase in ("Succeeded", "Failed")):
-            continue
+    for pod in live:
         node = pod.spec.node_name
         if eligible is not None and node not in eligible:
             continue
@@ -139,4 +142,4 @@ def observe_workload(api: client.ApiClient, namespace: str, spec: SchedulerPolic
         pods.append(SelectedPod(namespace=namespace, name=pod.metadata.name, uid=pod.metadata.uid, node=node,
                                 protected=is_protected,
                                 workload_class=_workload_class(pod, is_protected, spec.objective.kind)))
-    return Workload(spec.objective.kind, pods, node_reports(api))
+    return Workload(spec.objective.kind, pods, node_reports(api), matched_pods=len(live), eligible_nodes=eligible)

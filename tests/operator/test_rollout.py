@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from kubernetes import client
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION
+from schedcp.artifacts import object_configmap_name
 from schedcp_cli.components import wait_until
 from schedcp_operator.design.journal import journal_name
 from tests.messages_api.server import Expect, Reply, Turn, call
@@ -77,13 +79,13 @@ class Scene:
 
         return wait_until(reached, timeout, f"policy {name} {phase}", operator.recent)
 
-    def wait_condition(self, name: str, type: str, operator, timeout: float = 240) -> dict[str, Any]:
-        def true() -> dict[str, Any] | None:
+    def wait_condition(self, name: str, type: str, operator, timeout: float = 240, status: str = "True") -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
             body = self.policy(name)
             found = {c["type"]: c for c in body.get("status", {}).get("conditions", [])}
-            return body if found.get(type, {}).get("status") == "True" else None
+            return body if found.get(type, {}).get("status") == status else None
 
-        return wait_until(true, timeout, f"{type}=True on policy {name}", operator.recent)
+        return wait_until(reached, timeout, f"{type}={status} on policy {name}", operator.recent)
 
     def events(self, name: str) -> list[str]:
         listed = self.kube.kubectl("get", "events", "-n", self.namespace, "--field-selector",
@@ -246,6 +248,98 @@ def test_an_operator_down_during_deletion_finishes_it_when_it_returns(scene, ope
     successor = operator()
     wait_until(lambda: not scene.policy("web"), 60, "policy gone", successor.recent)
     assert node.spec().desired_revision is None
+
+
+# -- names and selectors a new user may try --------------------------------------------
+
+def test_a_policy_with_a_253_character_name_reaches_active(scene, operator) -> None:
+    name = ("web-" + "long-" * 50)[:250] + "end"
+    nodes = [scene.node() for _ in range(2)]
+    op = operator()
+    scene.apply(policy_body(name))
+    body = scene.wait_phase(name, "Active", op, timeout=300)
+    revision = body["status"]["revision"]["name"]
+    assert len(name) == 253 and len(revision) <= 253
+    assert all(n.spec().desired_revision.name == revision for n in nodes)
+    stored = scene.custom.get_cluster_custom_object(GROUP, VERSION, "schedulerrevisions", revision)
+    assert stored["spec"]["policyRef"]["name"] == name
+    cm = client.CoreV1Api(scene.api).read_namespaced_config_map(object_configmap_name(revision), scene.namespace)
+    assert len(cm.metadata.labels["schedcp.io/revision"]) <= 63
+
+
+@pytest.fixture
+def refuse_scheduler_objects(kube_cluster, namespace) -> Iterator[None]:
+    """An admission policy that refuses (422) the ConfigMaps carrying scheduler objects in this namespace."""
+    admission = client.AdmissionregistrationV1Api(kube_cluster.api_client())
+    name = f"refuse-objects-{namespace}"
+    admission.create_validating_admission_policy({"metadata": {"name": name}, "spec": {
+        "failurePolicy": "Fail",
+        "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                                "resources": ["configmaps"]}]},
+        "validations": [{"expression": "!has(object.metadata.labels) || !('schedcp.io/revision' in object.metadata.labels)",
+                         "message": "no scheduler objects in this namespace"}]}})
+    admission.create_validating_admission_policy_binding({"metadata": {"name": name}, "spec": {
+        "policyName": name, "validationActions": ["Deny"],
+        "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}})
+    core = client.CoreV1Api(kube_cluster.api_client())
+
+    def refused() -> bool:
+        try:
+            core.create_namespaced_config_map(namespace, {"metadata": {
+                "generateName": "probe-", "labels": {"schedcp.io/revision": "probe"}}})
+        except client.ApiException as error:
+            return error.status == 422
+        return False
+
+    wait_until(refused, 30, "the admission policy in force")
+    yield
+    admission.delete_validating_admission_policy_binding(name)
+    admission.delete_validating_admission_policy(name)
+
+
+def test_a_request_the_api_server_refuses_fails_the_policy_instead_of_retrying(
+        scene, operator, refuse_scheduler_objects) -> None:
+    node = scene.node()
+    op = operator()
+    scene.apply(policy_body("web"))
+    body = scene.wait_phase("web", "Failed", op)
+    ready = condition(body, "Ready")
+    assert ready["reason"] == "RequestRefused" and "no scheduler objects in this namespace" in ready["message"]
+    assert "RequestRefused" in scene.events("web")
+    assert node.spec().desired_revision is None
+
+
+@pytest.mark.parametrize(("spec", "reason", "blamed"), [
+    ({"podSelector": {"matchLabels": {"app": "nothing"}}, "objective": {"kind": "latency"}},
+     "NoPodsSelected", "spec.podSelector matches no"),
+    ({"nodeSelector": {"pool": "nothing"}}, "NodeSelectorExcludesPods", "spec.nodeSelector matches no node"),
+    ({"nodeSelector": {"pool": "idle"}}, "NodeSelectorExcludesPods", "spec.nodeSelector matches 1 node(s), none of"),
+    ({"objective": {"kind": "latency", "protect": {"matchLabels": {"tier": "frontend"}}}},
+     "ProtectedPodsNotSelected", "spec.objective.protect matches none"),
+])
+def test_a_selector_that_leaves_no_pod_is_not_accepted_and_named_once(scene, operator, spec, reason, blamed) -> None:
+    scene.node()
+    idle = scene.node(labels=())
+    idle.core.patch_node(idle.name, {"metadata": {"labels": {"pool": "idle"}}})
+    op = operator()
+    scene.apply(policy_body("web", **spec))
+    body = scene.wait_condition("web", "Accepted", op, timeout=60, status="False")
+    accepted = condition(body, "Accepted")
+    assert accepted["reason"] == reason and blamed in accepted["message"], accepted
+    assert condition(body, "Ready")["reason"] == reason
+    assert body["status"]["phase"] == "Profiling"
+    time.sleep(3 * 2.0)  # a few more lifecycle steps: the Event is not posted again
+    assert scene.events("web").count(reason) == 1, scene.events("web")
+
+
+def test_a_policy_waiting_for_its_pods_is_accepted_once_they_come(scene, operator) -> None:
+    node = scene.node(labels=())
+    op = operator()
+    scene.apply(policy_body("web", podSelector={"matchLabels": {"app": "later"}}, objective={"kind": "latency"}))
+    scene.wait_condition("web", "Accepted", op, timeout=60, status="False")
+    node.add_pod(scene.namespace, "later-0", {"app": "later"})
+    body = scene.wait_condition("web", "Accepted", op, timeout=60)
+    assert condition(body, "Accepted")["reason"] == "Valid"
 
 
 # -- the Claude designer ----------------------------------------------------------------
