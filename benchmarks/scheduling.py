@@ -82,7 +82,7 @@ VM_CPUS = {Timing.DETERMINISTIC: 1, Timing.PARALLEL: 2}
 PROFILE_CPUS = 2
 WARM_UP_ROUNDS = 1
 # Each mode's verdicts vs EEVDF, machine-readable, so the other mode's table can mark where it differs.
-VERDICTS = {timing: f"scheduling-{timing}.verdicts.json" for timing in Timing}
+VERDICTS = {timing: f"scheduling-{timing}.verdicts.json" for timing in VM_CPUS}
 
 
 @dataclass(frozen=True)
@@ -503,7 +503,7 @@ def header(vm: Any, args: argparse.Namespace, calibration: dict[str, Any]) -> st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mode", type=Timing, choices=list(Timing), default=Timing.DETERMINISTIC,
+    parser.add_argument("--mode", type=Timing, choices=list(VM_CPUS), default=Timing.DETERMINISTIC,
                         help="deterministic (1 vCPU, instruction-counted clock) or parallel (2 vCPUs, real time)")
     parser.add_argument("--repeats", type=int, default=3, help="measured rounds: runs per (scheduler, workload)")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each run")

@@ -11,7 +11,7 @@ import logging
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from schedcp.cache import cache_root
@@ -155,6 +155,30 @@ def unpack_root(debs: list[Path], root: Path, finish: Callable[[Path], None]) ->
     partial.rename(root)
     (root / ".complete").touch()
     return root
+
+
+LOADER = Path("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+MULTIARCH_LIBS = Path("usr/lib/x86_64-linux-gnu")
+ELF_MAGIC = b"\x7fELF"
+
+
+def _is_elf(path: Path) -> bool:
+    if path.is_symlink() or not path.is_file():
+        return False
+    with path.open("rb") as file:
+        return file.read(4) == ELF_MAGIC
+
+
+def relocate(programs: Path, root: Path, library_dirs: Iterable[Path] = (MULTIARCH_LIBS,)) -> None:
+    """Point every program in the directory `programs` at the loader and libraries of the
+    unpacked tree that will be published as `root`: a newer suite's glibc is newer than the
+    host's, so the host's loader cannot run them. --force-rpath writes DT_RPATH, which
+    (unlike DT_RUNPATH) also serves the libraries' own dependencies."""
+    rpath = ":".join(str(root / directory) for directory in library_dirs)
+    for program in sorted(programs.iterdir()):
+        if _is_elf(program):
+            subprocess.run(["patchelf", "--set-interpreter", str(root / LOADER), "--force-rpath", "--set-rpath",
+                            rpath, str(program)], check=True)
 
 
 def fields(control: str) -> dict[str, str]:

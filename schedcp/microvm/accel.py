@@ -25,10 +25,12 @@ from schedcp.cache import cache_root
 
 log = logging.getLogger(__name__)
 
-# Single-threaded TCG: with thread=multi, the guest kernel's cross-CPU code patching
-# (static keys flipped when a sched_ext scheduler is enabled or disabled) hit an int3
-# Oops in __schedule in 2 of 4 test boots; single-threaded, 0 in 6 (a third slower).
+# Single-threaded TCG for the host's QEMU 7.2: with thread=multi, the guest kernel's
+# cross-CPU code patching (static keys flipped when a sched_ext scheduler is enabled or
+# disabled) hit an int3 Oops in __schedule in 2 of 4 test boots; single-threaded, 0 in 6
+# (a third slower). Trixie's QEMU 10 is safe multi-threaded (schedcp/provisioning/qemu.py).
 TCG = ["-accel", "tcg,thread=single", "-cpu", "max"]
+TCG_MULTI = ["-accel", "tcg,thread=multi", "-cpu", "max"]
 KVM = ["-accel", "kvm", "-cpu", "host"]
 # shift=2: one instruction is 4 ns of guest time, close to what TCG executes per host
 # nanosecond on this kind of machine, so guest-side timeouts keep their meaning.
@@ -38,15 +40,21 @@ PROBE_SECONDS = 30
 
 class Timing(StrEnum):
     DETERMINISTIC = "deterministic"  # one vCPU; under TCG, an instruction-counted clock
-    PARALLEL = "parallel"  # the vCPUs asked for, real time
+    PARALLEL = "parallel"  # the vCPUs asked for, each on a host thread of its own, real time
+    REAL_TIME = "real-time"  # the host's QEMU; under TCG its vCPUs take turns on one host thread
 
 
-def timing_args(accelerator: list[str], timing: Timing, cpus: int) -> list[str]:
-    """The -smp (and, on TCG, -icount) arguments for `timing`; KVM has no icount, and its
-    real-time clock is steady enough that one vCPU is the whole difference."""
-    if timing is Timing.PARALLEL:
-        return ["-smp", str(cpus)]
-    return ["-smp", "1", *([] if accelerator == KVM else ICOUNT)]
+def qemu_command(kernel: Path, initramfs: Path, timing: Timing, cpus: int) -> list[str]:
+    """QEMU, its accelerator and its CPUs for `timing`. KVM has no icount, and its real-time
+    clock is steady enough that one vCPU is the whole difference there."""
+    kvm = accelerator_args(kernel, initramfs) == KVM
+    if timing is Timing.DETERMINISTIC:
+        return ["qemu-system-x86_64", *(KVM if kvm else TCG), "-smp", "1", *([] if kvm else ICOUNT)]
+    if timing is Timing.PARALLEL and not kvm:
+        from schedcp.provisioning.qemu import ensure_parallel_qemu
+
+        return [*ensure_parallel_qemu().command(), *TCG_MULTI, "-smp", str(cpus)]
+    return ["qemu-system-x86_64", *(KVM if kvm else TCG), "-smp", str(cpus)]
 
 
 def _verdict_file() -> Path:

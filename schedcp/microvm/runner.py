@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from schedcp.lifetime import die_with_parent
-from schedcp.microvm.accel import KVM, Timing, accelerator_args, timing_args
+from schedcp.microvm.accel import KVM, Timing, qemu_command
 from schedcp.provisioning.guest import base_initramfs, pack_cpio
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
 from schedcp.provisioning.modules import NET_MODULES, NINEP_MODULES, guest_modules
@@ -63,7 +63,7 @@ class VmResult(BaseModel):
     finished: bool
     seconds: float
     accelerator: str
-    timing: Timing = Timing.PARALLEL
+    timing: Timing = Timing.REAL_TIME
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.reports if r.get("event") == name]
@@ -103,7 +103,7 @@ class Forward(BaseModel):
 
 class VmOptions(BaseModel):
     cpus: int = 2
-    timing: Timing = Timing.PARALLEL
+    timing: Timing = Timing.REAL_TIME
     memory_mb: int = 1024
     share_host: bool = False
     forward: Forward | None = None
@@ -128,9 +128,8 @@ def _qemu_args(workdir: Path, script: str, files: dict[str, Path], options: VmOp
         extra += ["-netdev", f"user,id=net0,restrict=on,guestfwd={rule}", "-device", "virtio-net-pci,netdev=net0"]
     initramfs = workdir / "initramfs.cpio.gz"
     initramfs.write_bytes(base.read_bytes() + _payload(workdir, script, files).read_bytes())
-    accelerator = accelerator_args(kernel.vmlinuz, base)
     return [
-        "qemu-system-x86_64", *accelerator, *timing_args(accelerator, options.timing, options.cpus),
+        *qemu_command(kernel.vmlinuz, base, options.timing, options.cpus),
         "-m", str(options.memory_mb), "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
         "-kernel", str(kernel.vmlinuz), "-initrd", str(initramfs),
         "-append", "console=ttyS0 quiet panic=-1 rdinit=/init",
@@ -148,7 +147,7 @@ def run_script(
     memory_mb: int = 1024,
     kernel: KernelArtifacts | None = None,
     share_host: bool = False,
-    timing: Timing = Timing.PARALLEL,
+    timing: Timing = Timing.REAL_TIME,
 ) -> VmResult:
     """Boot, run `script` (sourced by /init with `report JSON` available), power off.
 
@@ -172,7 +171,7 @@ def run_script(
         timed_out=timed_out,
         finished=any(r.get("event") == "finished" for r in reports),
         seconds=round(time.monotonic() - started, 2),
-        accelerator="kvm" if args[1:3] == KVM[:2] else "tcg",
+        accelerator="kvm" if KVM[1] in args else "tcg",
         timing=timing,
     )
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from schedcp.cache import cache_root
-from schedcp.debian_packages import DebianSuite, unpack_root
+from schedcp.debian_packages import MULTIARCH_LIBS, DebianSuite, relocate, unpack_root
 
 log = logging.getLogger(__name__)
 
@@ -22,27 +22,7 @@ CLANG_SUITE = "trixie"
 CLANG_MAJOR = 19
 CLANG_PACKAGES = [f"clang-{CLANG_MAJOR}", f"llvm-{CLANG_MAJOR}", f"libclang-common-{CLANG_MAJOR}-dev"]
 LLVM_DIR = Path(f"usr/lib/llvm-{CLANG_MAJOR}")
-LIBRARY_DIRS = (Path("usr/lib/x86_64-linux-gnu"), LLVM_DIR / "lib")
-LOADER = Path("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-ELF_MAGIC = b"\x7fELF"
-
-
-def _is_elf(path: Path) -> bool:
-    if path.is_symlink() or not path.is_file():
-        return False
-    with path.open("rb") as file:
-        return file.read(4) == ELF_MAGIC
-
-
-def relocate(tree: Path, root: Path) -> None:
-    """Point every LLVM program in `tree` at the loader and libraries it will have once `tree`
-    is published as `root`. --force-rpath writes DT_RPATH, which (unlike DT_RUNPATH) also
-    serves the libraries' own dependencies."""
-    rpath = ":".join(str(root / directory) for directory in LIBRARY_DIRS)
-    for program in sorted((tree / LLVM_DIR / "bin").iterdir()):
-        if _is_elf(program):
-            subprocess.run(["patchelf", "--set-interpreter", str(root / LOADER), "--force-rpath", "--set-rpath",
-                            rpath, str(program)], check=True)
+LIBRARY_DIRS = (MULTIARCH_LIBS, LLVM_DIR / "lib")
 
 
 def clang_version(clang: Path) -> str:
@@ -59,7 +39,7 @@ def ensure_clang() -> Path:
     debs = DebianSuite(CLANG_SUITE).download_closure(CLANG_PACKAGES)
     fingerprint = hashlib.sha256("\n".join(d.name for d in debs).encode()).hexdigest()[:16]
     root = cache_root() / "clang" / fingerprint
-    unpack_root(debs, root, lambda tree: relocate(tree, root))
+    unpack_root(debs, root, lambda tree: relocate(tree / LLVM_DIR / "bin", root, LIBRARY_DIRS))
     clang = root / LLVM_DIR / "bin" / "clang"
     log.info("%s at %s (%d packages)", clang_version(clang), clang, len(debs))
     return clang
