@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import pytest
 from kubernetes import client
@@ -31,22 +33,29 @@ async def over_stdio() -> AsyncIterator[ClientSession]:
             yield session
 
 
-@asynccontextmanager
-async def over_http() -> AsyncIterator[ClientSession]:
+@contextmanager
+def serving_http(*args: str) -> Iterator[str]:
+    """The server as a process on streamable HTTP; yields its URL once it listens."""
     port = free_port()
-    server = subprocess.Popen([*SERVER, "--transport", "streamable-http", "--port", str(port)],
+    server = subprocess.Popen([*SERVER, "--transport", "streamable-http", "--port", str(port), *args],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while socket.socket().connect_ex(("127.0.0.1", port)) and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-        async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write, *_):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                yield session
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/mcp"
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@asynccontextmanager
+async def over_http() -> AsyncIterator[ClientSession]:
+    with serving_http() as url:
+        async with streamable_http_client(url) as (read, write, *_):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                yield session
 
 
 async def exercise(connect: Callable[[], AsyncIterator[ClientSession]]) -> dict:
@@ -77,6 +86,55 @@ def test_tools_over_stdio() -> None:
 
 def test_tools_over_streamable_http() -> None:
     check(asyncio.run(exercise(over_http)))
+
+
+def post(url: str, message: dict, session: str | None = None) -> tuple[int, dict[str, str], str]:
+    """One JSON-RPC message over plain HTTP, as a client that is not the SDK's would send it."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if session:
+        headers |= {"Mcp-Session-Id": session, "Mcp-Protocol-Version": "2025-06-18"}
+    request = urllib.request.Request(url, json.dumps(message).encode(), headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, dict(reply.headers), reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def initialize(url: str) -> tuple[int, str | None]:
+    status, headers, _ = post(url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "probe", "version": "0"}}})
+    return status, headers.get("mcp-session-id")
+
+
+def end_session(url: str, session: str) -> None:
+    request = urllib.request.Request(url, headers={"Mcp-Session-Id": session, "Mcp-Protocol-Version": "2025-06-18"},
+                                     method="DELETE")
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def test_sessions_beyond_the_limit_are_refused_until_one_ends() -> None:
+    with serving_http("--max-sessions", "2") as url:
+        opened = [initialize(url) for _ in range(2)]
+        assert all(status == 200 and session for status, session in opened), opened
+        refused, _ = initialize(url)
+        assert refused == 503
+        end_session(url, opened[0][1])
+        status, session = initialize(url)
+        assert status == 200 and session
+
+
+@pytest.mark.parametrize("bad_id", [{"nested": 1}, [1], 1.5, True, None])
+def test_a_request_whose_id_is_not_a_string_or_an_integer_gets_a_json_rpc_error(bad_id) -> None:
+    with serving_http() as url:
+        _, session = initialize(url)
+        status, _, body = post(url, {"jsonrpc": "2.0", "id": bad_id, "method": "tools/list"}, session)
+        assert status == 400, body
+        answer = json.loads(body)
+        assert answer["id"] is None and answer["error"]["code"] == -32600, answer
+        status, _, body = post(url, {"jsonrpc": "2.0", "id": 7, "method": "tools/list"}, session)
+        assert status == 200 and "search_repository" in body, "the session goes on"
 
 
 @pytest.mark.cluster

@@ -23,6 +23,7 @@ from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, LabelSelector
 from schedcp.api.v1alpha1.kinds import SCHEDULER_POLICY
 from schedcp.api.v1alpha1.policy import Mode, Objective, ObjectiveKind, SchedulerPolicySpec
 
+from schedcp_operator.design.mcp_http import serve
 from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.tools import TOOLS, ProfileView, ToolError, Workspace
@@ -136,13 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--kubeconfig", default=None, help="a cluster to analyse (default: none)")
+    parser.add_argument("--max-sessions", type=int, default=64,
+                        help="HTTP: open sessions at most; beyond, a new one is refused (503) until one ends")
+    parser.add_argument("--session-idle-timeout", type=float, default=600,
+                        help="HTTP: seconds without a request after which a session is closed")
     args = parser.parse_args(argv)
     api = config.new_client_from_config(args.kubeconfig) if args.kubeconfig else None
     server = build_server(McpSession(api, Repository.load(api)))
     if args.transport == "stdio":
         server.run("stdio")
     else:
-        server.run("streamable-http", host=args.host, port=args.port)
+        serve(server, args.host, args.port, args.max_sessions, args.session_idle_timeout)
     return 0
 
 
