@@ -12,15 +12,16 @@ from decimal import Decimal
 
 import pytest
 
-from schedcp.api.v1alpha1.policy import Budget, ObjectiveKind
+from schedcp.api.v1alpha1.policy import Budget, ObjectiveKind, Verdict
 from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.verifying.verifier import Candidate, verify, verify_all
-from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop
+from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, NoImprovement
 from schedcp_operator.design.designer import design_with_claude, learn_with_claude
 from schedcp_operator.design.profile import Trait, WorkloadProfile
 from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.roles import EXECUTION, LEARNING, OBSERVATION, PLANNING
 from schedcp_operator.design.tools import Action, PlanDecision, Workspace
+from tests.design.gate_stub import GOAL, slower_than_eevdf
 from tests.messages_api.server import Expect, Failure, Reply, Turn, call
 
 MODEL = "claude-sonnet-5-5"
@@ -205,3 +206,24 @@ def test_learning_records_the_outcome(messages_api, repository) -> None:
     recorded = learn_with_claude(loop, ws, "latency-class", "latency-class-1a2b", ws.profile.protected, ws.profile.protected)
     messages_api.assert_done()
     assert recorded.outcome == "Improved" and loop.spend.calls == 1
+
+
+def test_candidates_that_are_safe_but_not_better_end_in_no_improvement(messages_api, repository) -> None:
+    """finish refuses each with the gate's numbers; out of repairs, the design ends with the table."""
+    messages_api.script(
+        observation_turn(),
+        Turn(reply=Reply(tool_calls=[call("decide_plan", action="configure", template="fifo", reason="least overhead")])),
+        Turn(expect=Expect(tools=tools_of(EXECUTION), user_contains="performance_goal"),
+             reply=Reply(tool_calls=[call("propose_configuration", template="fifo"), call("run_verifier"),
+                                     call("finish", rationale="fifo")])),
+        Turn(expect=Expect(tool_results=True, tool_error_contains="not better than the kernel's default scheduler"),
+             reply=Reply(tool_calls=[call("propose_configuration", template="vtime"), call("run_verifier"),
+                                     call("finish", rationale="fair")])),
+    )
+    profile = workspace(repository, None).profile
+    ws = Workspace(profile, repository, verifier=slower_than_eevdf, goal=GOAL)
+    with pytest.raises(NoImprovement) as ended:
+        design_with_claude(ClaudeLoop(messages_api.client(), MODEL, Budget(), max_repairs=3), ws)
+    messages_api.assert_done()
+    assert [(t.template, t.verdict) for t in ended.value.tried] == [("fifo", Verdict.NOT_BETTER), ("vtime", Verdict.NOT_BETTER)]
+    assert ws.result is None
