@@ -161,11 +161,13 @@ def test_analyse_a_cluster_and_file_a_recommend_policy(kube_cluster, crds_instal
             analysed = await session.call_tool("analyse_workloads", {
                 "namespace": namespace, "match_labels": {"app": "shop"}, "protect_labels": {"tier": "web"},
                 "objective": "latency", "goal": "web p99 next to batch"})
+            unmatched = await session.call_tool("analyse_workloads", {
+                "namespace": namespace, "match_labels": {"app": "nothing"}, "objective": "latency"})
             search = await session.call_tool("search_repository", {})
             filed = await session.call_tool("propose_policy", {
                 "namespace": namespace, "name": "shop-latency", "match_labels": {"app": "shop"},
                 "protect_labels": {"tier": "web"}, "objective": "latency", "goal": "web p99 next to batch"})
-        return {"analysed": analysed, "search": search, "filed": filed}
+        return {"analysed": analysed, "unmatched": unmatched, "search": search, "filed": filed}
 
     try:
         result = asyncio.run(session_calls())
@@ -175,6 +177,7 @@ def test_analyse_a_cluster_and_file_a_recommend_policy(kube_cluster, crds_instal
     profile = json.loads(result["analysed"].content[0].text)["profile"]
     assert (profile["protectedPods"], profile["otherPods"], profile["nodes"]) == (2, 1, 1)
     assert {"latency-sensitive", "mixed-load"} <= set(profile["traits"])
+    assert result["unmatched"].is_error and "no running pod" in result["unmatched"].content[0].text
     assert json.loads(result["search"].content[0].text)["ranked"][0]["name"] == "latency-class"
     assert not result["filed"].is_error, result["filed"].content
     policy = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "schedulerpolicies", "shop-latency")

@@ -76,7 +76,10 @@ class McpSession:
 
     def analyse(self, args: AnalyseWorkloads) -> ProfileView:
         spec = _policy_spec(args.match_labels, args.protect_labels, args.objective, args.goal)
-        profile, _ = observe_workload(self._cluster(), args.namespace, spec).design_profile(spec)
+        workload = observe_workload(self._cluster(), args.namespace, spec)
+        if not workload.pods:  # an empty profile would read as a workload with nothing to schedule
+            raise ToolError(f"no running pod in namespace {args.namespace} has the labels {args.match_labels}")
+        profile, _ = workload.design_profile(spec)
         self.ws = Workspace(profile, self.ws.repository, verifier=self.ws.verifier)
         return ProfileView(profile=profile)
 
