@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from schedcp.microvm.accel import Timing
+from schedcp.provisioning.scx import scx_guest_files, scx_status
 
 from benchmarks.reporting import (
     RESULTS_DIR,
@@ -65,10 +66,6 @@ from benchmarks.reporting import (
 )
 
 GUEST_SCRIPT = Path(__file__).with_name("scheduling_guest.sh")
-SCX_ROOT = Path.home() / ".cache" / "schedcp" / "scx"
-SCX_CRATES = ("scx_bpfland", "scx_rusty", "scx_lavd", "scx_flash", "scx_p2dq")
-# The log of `cargo install --root ~/.cache/schedcp/scx scx_bpfland > ~/.cache/schedcp/scx/build.log 2>&1; echo rc=$? >> ...`.
-SCX_BUILD_LOG = SCX_ROOT / "build.log"
 WORKLOADS = ("mixed", "longtail", "parallel", "pingpong", "schbench", "build", "batches")
 BASELINE = "eevdf"
 # Sized for 2 vCPUs: 2 latency workers waking every 2 ms next to 4 hogs; 4 threads for
@@ -189,43 +186,6 @@ def config_label(template: str, tunables: dict[str, int]) -> str:
 
 # -- the schedulers --------------------------------------------------------------------------
 
-def scx_status() -> dict[str, tuple[Path | None, str]]:
-    """Each scx crate: its binary if built, else why it is not here."""
-    status = {}
-    log = SCX_BUILD_LOG.read_text(errors="replace") if SCX_BUILD_LOG.exists() else ""
-    for crate in SCX_CRATES:
-        binary = SCX_ROOT / "bin" / crate
-        if binary.exists():
-            status[crate] = (binary, "")
-        elif crate == "scx_bpfland" and log and "\nrc=" not in log:
-            status[crate] = (None, "could not run: its cargo build was still under way")
-        elif crate == "scx_bpfland" and log:
-            status[crate] = (None, f"could not run: cargo install failed: {build_failure(log)}")
-        elif log and "\nrc=" in log and "rc=0" not in log:
-            status[crate] = (None, "could not run: not built (only scx_bpfland was tried); every scx scheduler builds "
-                                   "on scx_utils, which failed for scx_bpfland")
-        else:
-            status[crate] = (None, "could not run: not built (only scx_bpfland is tried, see the README)")
-    return status
-
-
-def build_failure(log: str) -> str:
-    """The first line that says why a cargo build failed, short enough for a table cell."""
-    lines = log.strip().splitlines()
-    if lines and lines[-1].startswith("rc=124"):
-        return "did not finish within 10 minutes on this 2-core host"
-    # A build script's panic names the cause; cargo's own "error:" line only names the crate.
-    for index, line in enumerate(lines):
-        if "panicked at" in line:
-            crate = next((l.split("`")[1] for l in lines if "failed to run custom build command" in l and "`" in l), "")
-            reason = next((l.strip() for l in lines[index + 1:] if l.strip()), "")
-            return f"{crate} build script: {reason}"[:200]
-    for line in lines:
-        if line.startswith("error") or "fatal error" in line or "not found" in line:
-            return line.strip()[:200]
-    return (lines[-1] if lines else "no log")[:160]
-
-
 def parse_config(text: str) -> tuple[str, dict[str, int]]:
     """`TEMPLATE:NAME=VALUE,NAME=VALUE` (a configuration to measure beside the defaults)."""
     template, _, assignments = text.partition(":")
@@ -257,13 +217,13 @@ def prepare(workdir: Path, only: set[str] | None, scx: bool, extra: list[tuple[s
         scheduler.arg = f"{scheduler.guest_label}.bpf.o"
         objects[f"obj/{scheduler.arg}"] = built.path
         schedulers.append(scheduler)
-    for crate, (binary, note) in scx_status().items():
+    for crate, status in scx_status().items():
         if only and crate not in only:
             continue
-        if binary and scx:
-            schedulers.append(Scheduler(crate, "scx", str(binary)))
+        if status.binary and scx:
+            schedulers.append(Scheduler(crate, "scx", str(status.binary)))
         else:
-            schedulers.append(Scheduler(crate, "none", note=note or "could not run: --no-scx"))
+            schedulers.append(Scheduler(crate, "none", note="could not run: " + (status.message if scx else "--no-scx")))
     return schedulers, choices, objects
 
 
@@ -285,6 +245,7 @@ def run_vm(schedulers: list[Scheduler], objects: dict[str, Path], repeats: int, 
            timing: Timing):
     from schedcp.building import workload_binaries
     from schedcp.microvm.runner import run_script
+    from schedcp.provisioning.kernel import provision_kernel
 
     runnable = [s for s in schedulers if s.kind in ("eevdf", "bpf", "scx")]
     (workdir / "params.sh").write_text(params(repeats, seconds))
@@ -292,6 +253,8 @@ def run_vm(schedulers: list[Scheduler], objects: dict[str, Path], repeats: int, 
     files = {"params.sh": workdir / "params.sh", "schedulers.txt": workdir / "schedulers.txt", **objects}
     files |= {f"bin/{name}": path for name, path in workload_binaries().items()}
     share_host = any(s.kind == "scx" for s in runnable)
+    if share_host:
+        files |= scx_guest_files(provision_kernel())
     timeout = vm_timeout(runnable, repeats, seconds)
     return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, cpus=VM_CPUS[timing], memory_mb=1024,
                       share_host=share_host, timing=timing)

@@ -3,11 +3,12 @@
 # PAIRS, MESSAGES, FANOUT, REQUEST_UNITS, BUILD_TASKS, BUILD_JOBS, BATCHES and WORKLOADS; schedulers.txt lists "LABEL KIND ARG CLASSES" lines:
 #   eevdf -       the kernel's own scheduler, nothing loaded
 #   bpf   FILE    obj/FILE, loaded with bpftool struct_ops register (a pinned link)
-#   scx   PATH    a host binary (share_host), started in the host's tree, stopped by SIGINT
+#   scx   PATH    a host binary (share_host), started by scx_guest.sh, stopped by SIGINT
 # CLASSES=1: write the latency workers' cgroup into the scheduler's cgroup_class map.
 # Rounds are interleaved (every scheduler once per round) so drift in the VM spreads
 # evenly over all of them.
 . ./params.sh
+[ -f ./scx_guest.sh ] && . ./scx_guest.sh
 
 json_text() { tr '\t\r' '  ' | sed 's/\\/\\\\/g; s/"/\\"/g' | awk '{printf "%s\\n", $0}'; }
 sched_state() { cat /sys/kernel/sched_ext/state; }
@@ -77,9 +78,9 @@ load() {  # LABEL KIND ARG CLASSES; sets SCX_PID for scx
     bpftool struct_ops register "obj/$3" "/sys/fs/bpf/$1" > /tmp/load 2>&1; rc=$?
     [ $rc -eq 0 ] || rm -rf "/sys/fs/bpf/$1" ;;
   scx)
-    chroot /host /usr/bin/env HOME=/tmp PATH=/usr/bin:/bin:/usr/sbin:/sbin "$3" < /dev/null > /tmp/load 2>&1 &
-    SCX_PID=$!
-    wait_state enabled 300
+    scx_start /tmp/load "$3"
+    # scx_lavd takes up to two minutes to enable under TCG.
+    wait_state enabled 1200
     [ "$(sched_state)" = enabled ] && rc=0 || rc=1 ;;
   esac
   if [ $rc -eq 0 ] && [ "$2" != eevdf ]; then wait_state enabled 50; fi
@@ -97,7 +98,7 @@ load() {  # LABEL KIND ARG CLASSES; sets SCX_PID for scx
 unload() {  # LABEL KIND
   case $2 in
   bpf) rm -rf "/sys/fs/bpf/$1" ;;
-  scx) kill -INT "$SCX_PID" 2>/dev/null; wait "$SCX_PID" 2>/dev/null ;;
+  scx) scx_stop ;;
   esac
   wait_state disabled 100
   ejected=$(dmesg | grep -A3 'sched_ext: BPF scheduler.* disabled' | grep -v 'unregistered from' | tail -n 6 | json_text)
