@@ -32,7 +32,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from schedcp.api.v1alpha1.policy import ObjectiveKind, Verdict
+from schedcp.api.v1alpha1.policy import CandidateVerdict, ObjectiveKind
 from schedcp.api.v1alpha1.revision import (
     Better,
     PerformanceJudgement,
@@ -139,16 +139,16 @@ def judge(goal: PerformanceGoal, baseline: Rounds, candidate: Rounds) -> Perform
     guarded = goal.objective in GUARDED and Part.HOGS in gate_commands(goal)
     batch = _comparison(BATCH_GUARD, baseline, candidate) if guarded else None
     judgement = PerformanceJudgement(objective=goal.objective, measure=measure, batch=batch,
-                                     max_batch_loss_percent=goal.max_batch_loss_percent, verdict=Verdict.NOT_MEASURED)
+                                     max_batch_loss_percent=goal.max_batch_loss_percent, verdict=CandidateVerdict.NOT_MEASURED)
     comparisons = [c for c in (measure, batch) if c is not None]
     if any(not c.baseline_rounds or not c.candidate_rounds for c in comparisons):
         return judgement
     if not beats(measure.candidate_rounds, measure.baseline_rounds, Better(measure.better)):
-        judgement.verdict = Verdict.NOT_BETTER
+        judgement.verdict = CandidateVerdict.NOT_BETTER
     elif batch and batch_loss_percent(batch.candidate_rounds, batch.baseline_rounds) > goal.max_batch_loss_percent:
-        judgement.verdict = Verdict.BATCH_LOSS
+        judgement.verdict = CandidateVerdict.BATCH_LOSS
     else:
-        judgement.verdict = Verdict.BETTER
+        judgement.verdict = CandidateVerdict.BETTER
     return judgement
 
 
@@ -172,6 +172,6 @@ def summary(judgement: PerformanceJudgement) -> str:
 
 
 def performance_stage(judgement: PerformanceJudgement) -> VerificationStage:
-    passed = judgement.verdict == Verdict.BETTER
+    passed = judgement.verdict == CandidateVerdict.BETTER
     return VerificationStage(name=StageName.PERFORMANCE, result=StageResult.PASSED if passed else StageResult.FAILED,
                              message=summary(judgement)[:4096])

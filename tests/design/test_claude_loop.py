@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from schedcp.api.v1alpha1.policy import Budget, ObjectiveKind, Verdict
+from schedcp.api.v1alpha1.policy import Budget, CandidateVerdict, ObjectiveKind
 from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.verifying.verifier import Candidate, verify, verify_all
 from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, NoImprovement
@@ -225,5 +225,5 @@ def test_candidates_that_are_safe_but_not_better_end_in_no_improvement(messages_
     with pytest.raises(NoImprovement) as ended:
         design_with_claude(ClaudeLoop(messages_api.client(), MODEL, Budget(), max_repairs=3), ws)
     messages_api.assert_done()
-    assert [(t.template, t.verdict) for t in ended.value.tried] == [("fifo", Verdict.NOT_BETTER), ("vtime", Verdict.NOT_BETTER)]
+    assert [(t.template, t.verdict) for t in ended.value.tried] == [("fifo", CandidateVerdict.NOT_BETTER), ("vtime", CandidateVerdict.NOT_BETTER)]
     assert ws.result is None

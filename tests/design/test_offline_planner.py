@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from schedcp.api.v1alpha1.policy import Verdict
+from schedcp.api.v1alpha1.policy import CandidateVerdict
 from schedcp.verifying.verifier import Candidate, verify_all
 from schedcp_operator.design.claude import NoImprovement
 from schedcp_operator.design.designer import design_offline
@@ -69,7 +69,7 @@ def test_when_nothing_beats_eevdf_the_planner_ends_with_no_improvement_and_the_t
     tried = ended.value.tried
     assert len(tried) == MAX_CANDIDATES and tried[0].template == "latency-class"
     assert len({t.template for t in tried}) == MAX_CANDIDATES
-    assert {t.verdict for t in tried} == {Verdict.NOT_BETTER}
+    assert {t.verdict for t in tried} == {CandidateVerdict.NOT_BETTER}
     assert tried[0].metric == "gate:wakers p99_us" and tried[0].baseline == 2900.0 and tried[0].candidate == 205_000.0
     assert "latency-class" in str(ended.value) and "EEVDF 2900.0, candidate 205000.0" in str(ended.value)
 
@@ -81,7 +81,7 @@ def test_the_planner_goes_on_to_the_next_ranked_candidate_that_beats_eevdf() -> 
     ws = Workspace(profile, repository, verifier=better_for(repository.get(runner_up).spec.source.code), goal=GOAL)
     record = design_offline(ws)
     assert record.outcome.candidate.template == runner_up and record.outcome.report.passed
-    assert [t.verdict for t in ws.tried] == [Verdict.NOT_BETTER, Verdict.BETTER]
+    assert [t.verdict for t in ws.tried] == [CandidateVerdict.NOT_BETTER, CandidateVerdict.BETTER]
 
 
 def test_finish_refuses_a_safe_candidate_that_is_not_better_with_its_numbers() -> None:

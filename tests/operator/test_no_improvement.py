@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION
-from schedcp.api.v1alpha1.policy import ObjectiveKind, Phase, SchedulerPolicyStatus, Verdict
+from schedcp.api.v1alpha1.policy import CandidateVerdict, ObjectiveKind, Phase, SchedulerPolicyStatus
 from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.verifying.performance import PerformanceGoal
 from schedcp_operator.design import tools
@@ -68,7 +68,7 @@ def test_a_policy_with_nothing_better_than_eevdf_ends_no_improvement_and_touches
         ended = [e for e in events if e.reason == "NoImprovement"]
         assert len(ended) == 1 and ended[0].type == "Normal"
         assert "latency-class" in ended[0].message and "EEVDF 2900.0, candidate 205000.0" in ended[0].message
-        assert status.tried and {t.verdict for t in status.tried} == {Verdict.NOT_BETTER}
+        assert status.tried and {t.verdict for t in status.tried} == {CandidateVerdict.NOT_BETTER}
         assert status.tried[0].template == "latency-class" and status.tried[0].baseline == 2900.0
         assert status.revision is None and status.rollout is None
         # The gate judged the policy's objective on the replay of its profile: the web pod's

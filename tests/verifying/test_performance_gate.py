@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from schedcp.api.v1alpha1.policy import ObjectiveKind, Verdict
+from schedcp.api.v1alpha1.policy import CandidateVerdict, ObjectiveKind
 from schedcp.templates import builtin_templates
 from schedcp.verifying.performance import PerformanceGoal
 from schedcp.verifying.replay import ReplayShape
@@ -40,7 +40,7 @@ def stage(report, name):
 def test_a_safe_candidate_slower_than_eevdf_is_refused_with_the_numbers(judged) -> None:
     report = judged["fifo"]
     assert report.safe and not report.passed and report.not_better
-    assert report.performance.verdict == Verdict.NOT_BETTER
+    assert report.performance.verdict == CandidateVerdict.NOT_BETTER
     measure = report.performance.measure
     assert len(measure.baseline_rounds) == len(measure.candidate_rounds) == GOAL.rounds
     assert min(measure.candidate_rounds) > max(measure.baseline_rounds)  # slower in every round
@@ -54,5 +54,5 @@ def test_a_safe_candidate_slower_than_eevdf_is_refused_with_the_numbers(judged) 
 def test_a_candidate_that_beats_eevdf_on_the_replay_passes_the_gate(judged) -> None:
     report = judged["latency-class"]
     assert report.passed, [(s.name, s.result, s.message) for s in report.stages]
-    assert report.performance.verdict == Verdict.BETTER
+    assert report.performance.verdict == CandidateVerdict.BETTER
     assert stage(report, "performance").result == "Passed"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schedcp.api.v1alpha1.policy import ObjectiveKind, Verdict
+from schedcp.api.v1alpha1.policy import CandidateVerdict, ObjectiveKind
 from schedcp.api.v1alpha1.revision import Better
 from schedcp.verifying import cache
 from schedcp.verifying.execution import gate_rounds
@@ -32,7 +32,7 @@ def test_better_means_the_worst_round_beats_the_best_baseline_round() -> None:
 
 def test_a_slower_candidate_is_refused_with_medians_ranges_and_ratio() -> None:
     judgement = judge(LATENCY, rounds([2000, 3000, 2500], [100, 100, 100]), rounds([9000, 9500, 9900], [100, 100, 100]))
-    assert judgement.verdict == Verdict.NOT_BETTER
+    assert judgement.verdict == CandidateVerdict.NOT_BETTER
     assert judgement.measure.baseline == 2500 and judgement.measure.candidate == 9500
     stage = performance_stage(judgement)
     assert stage.name == "performance" and stage.result == "Failed"
@@ -42,21 +42,21 @@ def test_a_slower_candidate_is_refused_with_medians_ranges_and_ratio() -> None:
 
 def test_a_gain_inside_the_spread_is_not_better() -> None:
     judgement = judge(LATENCY, rounds([1000, 3000, 2000], [100] * 3), rounds([1500, 1600, 1700], [100] * 3))
-    assert judgement.verdict == Verdict.NOT_BETTER
+    assert judgement.verdict == CandidateVerdict.NOT_BETTER
 
 
 def test_better_latency_that_costs_the_hogs_too_much_is_a_batch_loss() -> None:
     judgement = judge(LATENCY, rounds([3000] * 3, [100, 100, 100]), rounds([300] * 3, [85, 88, 89]))
-    assert judgement.verdict == Verdict.BATCH_LOSS
+    assert judgement.verdict == CandidateVerdict.BATCH_LOSS
     assert "loss 12.0% (at most 10%)" in performance_stage(judgement).message
     fine = judge(LATENCY, rounds([3000] * 3, [100, 100, 100]), rounds([300] * 3, [91, 95, 99]))
-    assert fine.verdict == Verdict.BETTER and performance_stage(fine).result == "Passed"
+    assert fine.verdict == CandidateVerdict.BETTER and performance_stage(fine).result == "Passed"
 
 
 def test_a_round_without_a_number_is_not_measured() -> None:
     candidate = rounds([300] * 3, [100] * 3)
     candidate[Part.WAKERS][1] = None
-    assert judge(LATENCY, rounds([3000] * 3, [100] * 3), candidate).verdict == Verdict.NOT_MEASURED
+    assert judge(LATENCY, rounds([3000] * 3, [100] * 3), candidate).verdict == CandidateVerdict.NOT_MEASURED
 
 
 def test_each_objective_runs_and_judges_its_own_measure() -> None:
@@ -65,7 +65,7 @@ def test_each_objective_runs_and_judges_its_own_measure() -> None:
     assert gate_commands(throughput)[Part.HOGS].endswith(" 1")  # one hog at least: its rate is the measure
     judgement = judge(throughput, {Part.HOGS: [{"hog_units_per_s": v} for v in (100, 110, 105)]},
                       {Part.HOGS: [{"hog_units_per_s": v} for v in (130, 140, 135)]})
-    assert judgement.verdict == Verdict.BETTER and judgement.batch is None
+    assert judgement.verdict == CandidateVerdict.BETTER and judgement.batch is None
 
 
 def test_warm_up_rounds_and_rounds_under_another_scheduler_are_not_judged() -> None:

@@ -66,7 +66,7 @@ def design_with_claude(loop: ClaudeLoop, ws: Workspace) -> DesignRecord:
         raise
     except DesignError as error:
         # Out of repairs or budget after safe candidates that were only not better.
-        if ws.refused_by_gate_only():
+        if ws.safe_but_not_better():
             raise NoImprovement(ws.tried) from error
         raise
     if ws.result is None:

@@ -76,16 +76,18 @@ def choose(profile: WorkloadProfile) -> Choice:
 
 def _candidates(choice: Choice, ranked: list[str]) -> list[tuple[str, dict[str, int]]]:
     """The choice, then the repository's ranking, then fair sharing; each template once."""
-    ordered = [(choice.template, choice.tunables), *((name, {}) for name in ranked), (FAIR, {})]
-    unique = {template: tunables for template, tunables in reversed(ordered)}
-    return sorted(unique.items(), key=lambda item: [t for t, _ in ordered].index(item[0]))[:MAX_CANDIDATES]
+    unique: dict[str, dict[str, int]] = {}
+    for template, tunables in [(choice.template, choice.tunables), *((name, {}) for name in ranked), (FAIR, {})]:
+        unique.setdefault(template, tunables)
+    return list(unique.items())[:MAX_CANDIDATES]
 
 
 def plan_offline(ws: Workspace) -> DesignOutcome:
     choice = choose(ws.profile)
     rule = choice.rule
     ranked = [r.name for r in search_repository(ws, SearchRepository(limit=5)).ranked]
-    for attempt, tunables in _candidates(choice, ranked):
+    candidates = _candidates(choice, ranked)
+    for attempt, tunables in candidates:
         decide_plan(ws, PlanDecision(action=Action.CONFIGURE, template=attempt, reason=rule))
         propose_configuration(ws, ProposeConfiguration(template=attempt, tunables=tunables))
         report = run_verifier(ws, RunVerifier())
@@ -95,9 +97,9 @@ def plan_offline(ws: Workspace) -> DesignOutcome:
             return finish(ws, Finish(rationale=f"offline rule: {rule}{agreement}"))
         why = "was not better than the kernel's default" if report.not_better else "failed verification"
         rule = f"{attempt} {why}: the next candidate by the repository's ranking"
-    if ws.refused_by_gate_only():
+    if ws.safe_but_not_better():
         raise NoImprovement(ws.tried)
     failed = next((st for st in ws.report.stages if st.result == "Failed"), None) if ws.report else None
     why = f": {failed.name}: {failed.message}" if failed else ""
-    tried = ", ".join(template for template, _ in _candidates(choice, ranked))
+    tried = ", ".join(template for template, _ in candidates)
     raise DesignError(f"offline planner: none of {tried} passed verification{why}"[:2000])

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, Field
 
 from schedcp.api.v1alpha1.nodestate import PodProfile
-from schedcp.api.v1alpha1.policy import TriedDesign, Verdict
+from schedcp.api.v1alpha1.policy import CandidateVerdict, TriedDesign
 from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, Outcome, Tunable
 from schedcp.verifying.cache import verify_remembered
@@ -82,9 +82,9 @@ class Workspace:
         self.outcome: RecordOutcome | None = None
         self.tried: list[TriedDesign] = []
 
-    def refused_by_gate_only(self) -> bool:
-        """Some candidate was safe and only the performance gate refused it."""
-        return any(t.verdict not in (Verdict.BETTER, Verdict.UNSAFE) for t in self.tried)
+    def safe_but_not_better(self) -> bool:
+        """Some candidate was safe, and only the performance gate refused it."""
+        return any(t.verdict not in (CandidateVerdict.BETTER, CandidateVerdict.UNSAFE) for t in self.tried)
 
 
 # -- inputs and outputs ----------------------------------------------------------------
@@ -300,7 +300,7 @@ def run_verifier(ws: Workspace, args: RunVerifier) -> VerificationReport:
 def _tried(candidate: Candidate, report: VerificationReport) -> TriedDesign:
     judgement = report.performance
     if not report.safe or judgement is None:
-        return TriedDesign(template=candidate.template, tunables=candidate.tunables, verdict=Verdict.UNSAFE)
+        return TriedDesign(template=candidate.template, tunables=candidate.tunables, verdict=CandidateVerdict.UNSAFE)
     measure = judgement.measure
     return TriedDesign(template=candidate.template, tunables=candidate.tunables, verdict=judgement.verdict,
                        metric=f"{measure.workload} {measure.metric}", baseline=measure.baseline,

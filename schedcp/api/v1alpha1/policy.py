@@ -206,7 +206,7 @@ class RolloutProgress(ApiModel):
     nodes: Annotated[list[NodeRollout], Field(max_length=1000)] = []
 
 
-class Verdict(StrEnum):
+class CandidateVerdict(StrEnum):
     """What the design made of one candidate, judged against EEVDF in the same boot."""
 
     BETTER = "Better"  # beats EEVDF by more than the rounds' spread, within the batch-loss limit
@@ -221,7 +221,7 @@ class TriedDesign(ApiModel):
 
     template: Annotated[str | None, Field(max_length=253)] = None
     tunables: Annotated[dict[str, int], Field(max_length=32)] = {}
-    verdict: Verdict
+    verdict: CandidateVerdict
     metric: Annotated[str, Field(max_length=127)] = ""
     baseline: float | None = None
     candidate: float | None = None

@@ -22,7 +22,7 @@ from schedcp.api.v1alpha1.base import (
     cel,
     k8s_extensions,
 )
-from schedcp.api.v1alpha1.policy import DesignerKind, ObjectiveKind, Verdict
+from schedcp.api.v1alpha1.policy import CandidateVerdict, DesignerKind, ObjectiveKind
 from schedcp.api.v1alpha1.template import TemplateSource
 
 VERIFIER_LOG_MAX_LENGTH = 16_384
@@ -102,7 +102,7 @@ class PerformanceJudgement(ApiModel):
     batch: Annotated[WorkloadComparison | None, Field(description="The other pods' throughput, where the objective "
                                                                   "may cost them at most maxBatchLossPercent.")] = None
     max_batch_loss_percent: Annotated[int, Field(ge=0, le=100)] = 10
-    verdict: Verdict
+    verdict: CandidateVerdict
 
 
 class VerificationReport(ApiModel):
@@ -123,7 +123,7 @@ class VerificationReport(ApiModel):
     @property
     def not_better(self) -> bool:
         """Safe, but the performance gate found it no better than the kernel's default."""
-        return self.safe and self.performance is not None and self.performance.verdict != Verdict.BETTER
+        return self.safe and self.performance is not None and self.performance.verdict != CandidateVerdict.BETTER
 
 
 class SchedulerRevisionStatus(ApiModel):
