@@ -138,7 +138,8 @@ def judge(goal: PerformanceGoal, baseline: Rounds, candidate: Rounds) -> Perform
     measure = _comparison(OBJECTIVE_MEASURE[ObjectiveKind(goal.objective)], baseline, candidate)
     guarded = goal.objective in GUARDED and Part.HOGS in gate_commands(goal)
     batch = _comparison(BATCH_GUARD, baseline, candidate) if guarded else None
-    judgement = PerformanceJudgement(objective=goal.objective, measure=measure, batch=batch,
+    replayed = " & ".join(gate_commands(goal).values())
+    judgement = PerformanceJudgement(objective=goal.objective, replayed=replayed, measure=measure, batch=batch,
                                      max_batch_loss_percent=goal.max_batch_loss_percent, verdict=CandidateVerdict.NOT_MEASURED)
     comparisons = [c for c in (measure, batch) if c is not None]
     if any(not c.baseline_rounds or not c.candidate_rounds for c in comparisons):

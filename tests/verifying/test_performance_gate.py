@@ -17,7 +17,7 @@ from schedcp.verifying.verifier import Candidate, verify_all
 
 pytestmark = pytest.mark.vm
 
-GOAL = PerformanceGoal(objective=ObjectiveKind.LATENCY, max_batch_loss_percent=50,
+GOAL = PerformanceGoal(objective=ObjectiveKind.LATENCY,
                        replay=ReplayShape(threads=2, wakeups_per_second=500, run_micros_per_wakeup=200, hogs=2,
                                           duration_ms=1000))
 

@@ -34,6 +34,7 @@ def test_a_slower_candidate_is_refused_with_medians_ranges_and_ratio() -> None:
     judgement = judge(LATENCY, rounds([2000, 3000, 2500], [100, 100, 100]), rounds([9000, 9500, 9900], [100, 100, 100]))
     assert judgement.verdict == CandidateVerdict.NOT_BETTER
     assert judgement.measure.baseline == 2500 and judgement.measure.candidate == 9500
+    assert judgement.replayed == "bin/replay 2000 2 500 200 0 & bin/replay 2000 1 25 1 2"
     stage = performance_stage(judgement)
     assert stage.name == "performance" and stage.result == "Failed"
     assert "EEVDF 2500.0 (2000.0-3000.0), candidate 9500.0 (9000.0-9900.0), ratio 3.80" in stage.message

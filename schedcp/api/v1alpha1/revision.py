@@ -98,6 +98,7 @@ class PerformanceJudgement(ApiModel):
     under EEVDF and under the candidate in the same boot."""
 
     objective: ObjectiveKind
+    replayed: Annotated[str, Field(max_length=1024, description="The guest commands of one round, run at once.")] = ""
     measure: WorkloadComparison
     batch: Annotated[WorkloadComparison | None, Field(description="The other pods' throughput, where the objective "
                                                                   "may cost them at most maxBatchLossPercent.")] = None
