@@ -15,6 +15,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import yaml
@@ -32,10 +33,12 @@ SYSTEM_NAMESPACE = "schedcp-system"
 NODE = "vm-node-1"
 SETTLED = ("Active", "RolledBack", "Failed", "Invalid", "NoImprovement")
 WORKLOAD_SECONDS = 1800
-# What each pod runs: a thread that sleeps 5 ms and measures how late it wakes, and two
-# CPU-bound threads that keep the VM's two CPUs busy. Light on purpose: under TCG every
-# guest CPU shares one host thread with the agent's Python.
-PODS = {"web": ("wakeup_latency", [str(WORKLOAD_SECONDS * 1000), "1", "0", "5000"]),
+# What each pod runs: a thread that sleeps 5 ms and measures how late it wakes (a line of
+# percentiles every INTERVAL_MS, naming the scheduler attached), and two CPU-bound threads
+# that keep the VM's two CPUs busy. Light on purpose: under TCG every guest CPU shares one
+# host thread with the agent's Python.
+INTERVAL_MS = 2000
+PODS = {"web": ("wakeup_latency", [str(WORKLOAD_SECONDS * 1000), "1", "0", "5000", str(INTERVAL_MS)]),
         "batch": ("cpu_batch", [str(WORKLOAD_SECONDS * 1000), "2"])}
 SHOWN_METRICS = ("runDelayP50Micros", "runDelayP99Micros", "runDelayPerSecondMicros", "cpuCores",
                  "voluntarySwitchesPerSecond", "samples")
@@ -54,6 +57,7 @@ class Demo:
         self.cluster = DevCluster(workdir / "control-plane")
         self.operator: ComponentProcess | None = None
         self.node: VmNode | None = None
+        self.uids: dict[str, str] = {}
 
     def run(self) -> int:
         started = time.monotonic()
@@ -102,6 +106,7 @@ class Demo:
                          "containers": [{"name": app, "image": f"schedcp.local/{program}",
                                          "resources": {"requests": {"cpu": "100m"}}}]}})
             pods[pod.metadata.uid] = [str(binaries[program]), *args]
+            self.uids[app] = pod.metadata.uid
             print(f"pod {NAMESPACE}/{app} ({pod.metadata.uid}) runs {program} {' '.join(args)}")
         info = self.cluster.info
         self.node = VmNode(NODE, info.kubeconfig, info.server, self.workdir / "vm-node", namespace=SYSTEM_NAMESPACE,
@@ -149,6 +154,12 @@ class Demo:
         print(json.dumps(shown, indent=2))
         _step("the protected (web) pod before and after")
         print(metrics_table(body["status"].get("metricsBefore") or {}, body["status"].get("metricsAfter") or {}))
+        assert self.node
+        _step(f"the web pod's own measure, per wakeup: percentiles of each {INTERVAL_MS / 1000:g}-s interval, "
+              "by the scheduler attached throughout it")
+        intervals = [r["output"] for r in self.node.vm.reports()
+                     if r.get("event") == "pod-output" and r.get("pod") == self.uids["web"]]
+        print(wakeup_table(intervals))
         _step("events")
         self._show("get", "events", "-n", NAMESPACE, "--field-selector", f"involvedObject.name={self.name}",
                    "--sort-by=.lastTimestamp")
@@ -170,6 +181,22 @@ def metrics_table(before: dict[str, Any], after: dict[str, Any]) -> str:
     for key in SHOWN_METRICS:
         old, new = before.get(key), after.get(key)
         rows.append(f"| {key:<28} | {_cell(old):>10} | {_cell(new):>10} |")
+    return "\n".join(rows)
+
+
+def wakeup_table(intervals: list[dict[str, Any]]) -> str:
+    """Per scheduler, the median over its intervals of each interval's p50 and p99 wakeup
+    latency; an interval in which the scheduler changed belongs to neither."""
+    by_ops: dict[str, list[dict[str, Any]]] = {}
+    for interval in intervals:
+        if interval.get("ops_before") == interval.get("ops_after") and interval.get("samples"):
+            by_ops.setdefault(interval["ops_after"] or "EEVDF (kernel default)", []).append(interval)
+    rows = [f"| {'scheduler':<24} | {'intervals':>9} | {'wakeups':>8} | {'p50 µs':>8} | {'p99 µs':>8} | {'worst p99':>9} |",
+            f"|{'-' * 26}|{'-' * 11}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 11}|"]
+    for ops, chunk in by_ops.items():
+        p50, p99 = (median(i[key] for i in chunk) for key in ("p50_us", "p99_us"))
+        rows.append(f"| {ops:<24} | {len(chunk):>9} | {sum(i['samples'] for i in chunk):>8} | {p50:>8.0f} | "
+                    f"{p99:>8.0f} | {max(i['p99_us'] for i in chunk):>9.0f} |")
     return "\n".join(rows)
 
 

@@ -20,17 +20,24 @@ from schedcp.microvm.runner import GUEST_FORWARD_ADDRESS, Forward, RunningVm, Vm
 API_GUEST_PORT = 6443
 # A pod's processes go where a cgroupfs-driver kubelet would put a Burstable pod's, with
 # the cpu controller enabled down to it as the kubelet does: sched_ext's task cgroup (what
-# class-aware schedulers key on) is the nearest one with the cpu controller.
+# class-aware schedulers key on) is the nearest one with the cpu controller. The process
+# joins its cgroup before it execs, so none of its threads starts outside it. Its JSON
+# output lines become `pod-output` reports on the results console, as a container's logs.
 POD_STARTER = """
+pod_output() {
+  while read -r line; do
+    case $line in "{"*) report "{\\"event\\":\\"pod-output\\",\\"pod\\":\\"$1\\",\\"output\\":$line}" ;; esac
+  done
+}
 start_pod() {
+  uid=$1
   cg=/host/sys/fs/cgroup
-  for level in kubepods burstable pod$1; do
+  for level in kubepods burstable pod$uid; do
     echo +cpu > "$cg/cgroup.subtree_control" 2>/dev/null
     cg="$cg/$level"; mkdir -p "$cg"
   done
   shift
-  "$@" > /dev/null 2>&1 &
-  echo $! > "$cg/cgroup.procs"
+  sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@" 2>/dev/null | pod_output "$uid" &
 }
 """
 AGENT = """in_host env NODE_NAME={node} PYTHONDONTWRITEBYTECODE=1 {python} -m schedcp_node_agent \\
