@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+from schedcp.microvm.accel import Timing
 from schedcp.microvm.runner import GUEST_FORWARD_ADDRESS, Forward, RunningVm, VmOptions
 
 API_GUEST_PORT = 6443
@@ -72,7 +73,8 @@ def pod_lines(pods: dict[str, list[str]]) -> str:
 class VmNode:
     def __init__(self, node: str, admin_kubeconfig: Path, server: str, workdir: Path, *,
                  namespace: str = "schedcp-system", status_interval: float = 5, extra_args: str = "",
-                 pods: dict[str, list[str]] | None = None, sharing: tuple[str, ...] = ()) -> None:
+                 pods: dict[str, list[str]] | None = None, sharing: tuple[str, ...] = (),
+                 timing: Timing = Timing.REAL_TIME) -> None:
         """`pods`: pod UID -> the command (absolute host paths) that is that pod's workload.
         `sharing`: more node names whose agents run in this VM too, on the same kernel, as
         kind's nodes share their host's."""
@@ -87,7 +89,8 @@ class VmNode:
         script = pod_lines(pods or {}) + others + LAST_AGENT.format(agent=agent(node))
         port = urlparse(server).port
         assert port, f"no port in {server}"
-        options = VmOptions(share_host=True, memory_mb=1536, forward=Forward(guest_port=API_GUEST_PORT, host_port=port))
+        options = VmOptions(share_host=True, memory_mb=1536, forward=Forward(guest_port=API_GUEST_PORT, host_port=port),
+                            timing=timing)
         self.node = node
         self.vm = RunningVm(script, {}, options, workdir / f"{node}.console.log")
 

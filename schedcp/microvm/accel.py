@@ -35,6 +35,9 @@ KVM = ["-accel", "kvm", "-cpu", "host"]
 # shift=2: one instruction is 4 ns of guest time, close to what TCG executes per host
 # nanosecond on this kind of machine, so guest-side timeouts keep their meaning.
 ICOUNT = ["-icount", "shift=2,sleep=off"]
+# A node must keep pace with the API server: with sleep=on its clock follows the host's
+# while the guest idles, and counts instructions only while it runs.
+ICOUNT_NODE = ["-icount", "shift=2,sleep=on"]
 PROBE_SECONDS = 30
 
 
@@ -42,14 +45,16 @@ class Timing(StrEnum):
     DETERMINISTIC = "deterministic"  # one vCPU; under TCG, an instruction-counted clock
     PARALLEL = "parallel"  # the vCPUs asked for, each on a host thread of its own, real time
     REAL_TIME = "real-time"  # the host's QEMU; under TCG its vCPUs take turns on one host thread
+    COUNTED_NODE = "counted-node"  # one vCPU; under TCG, instructions counted while busy, real time while idle
 
 
 def qemu_command(kernel: Path, initramfs: Path, timing: Timing, cpus: int) -> list[str]:
     """QEMU, its accelerator and its CPUs for `timing`. KVM has no icount, and its real-time
     clock is steady enough that one vCPU is the whole difference there."""
     kvm = accelerator_args(kernel, initramfs) == KVM
-    if timing is Timing.DETERMINISTIC:
-        return ["qemu-system-x86_64", *(KVM if kvm else TCG), "-smp", "1", *([] if kvm else ICOUNT)]
+    if timing in (Timing.DETERMINISTIC, Timing.COUNTED_NODE):
+        icount = ICOUNT if timing is Timing.DETERMINISTIC else ICOUNT_NODE
+        return ["qemu-system-x86_64", *(KVM if kvm else TCG), "-smp", "1", *([] if kvm else icount)]
     if timing is Timing.PARALLEL and not kvm:
         from schedcp.provisioning.qemu import ensure_parallel_qemu
 
