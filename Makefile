@@ -21,7 +21,10 @@ prepare: setup
 demo: prepare
 	$(VENV)/bin/schedcp demo
 
+# The tests run the one scx scheduler they load (scx_bpfland, ~7 min cold); the benchmark
+# builds the rest with `schedcp dev prepare --scx`.
 test: prepare
+	$(VENV)/bin/schedcp dev prepare --scx scx_bpfland
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 crds: setup
