@@ -64,6 +64,8 @@ def test_each_objective_runs_and_judges_its_own_measure() -> None:
     assert set(gate_commands(PerformanceGoal(objective=ObjectiveKind.MAKESPAN))) == {Part.LONGTAIL}
     throughput = PerformanceGoal(objective=ObjectiveKind.THROUGHPUT, replay=ReplayShape(hogs=0))
     assert gate_commands(throughput)[Part.HOGS].endswith(" 1")  # one hog at least: its rate is the measure
+    alone = PerformanceGoal(objective=ObjectiveKind.LATENCY, replay=ReplayShape(hogs=0))
+    assert gate_commands(alone)[Part.HOGS].endswith(" 1")  # and something to wait behind
     judgement = judge(throughput, {Part.HOGS: [{"hog_units_per_s": v} for v in (100, 110, 105)]},
                       {Part.HOGS: [{"hog_units_per_s": v} for v in (130, 140, 135)]})
     assert judgement.verdict == CandidateVerdict.BETTER and judgement.batch is None
