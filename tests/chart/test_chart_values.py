@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from schedcp.api.v1alpha1.template import TemplateSource
 from schedcp_cli.chart_files import CHART_CRDS, CHART_TEMPLATES, rendered_chart_files
 from schedcp_node_agent import main as agent_main
 from schedcp_operator import main as operator_main
@@ -39,13 +40,13 @@ def test_helm_lint_passes_in_strict_mode(helm, values: Path | None) -> None:
 
 
 def test_rendered_templates_carry_their_source_unchanged(helm) -> None:
-    """The C source goes through fromYaml/toYaml: its sha256 must still match."""
+    """The C source (or a binary's pin) goes through fromYaml/toYaml: its sha256 must still match."""
     objects = render(helm, "r", "schedcp-system", None)
     templates = {o["metadata"]["name"]: o for o in objects if o["kind"] == "SchedulerTemplate"}
     assert sorted(templates) == sorted(p.stem for p in (CHART / CHART_TEMPLATES).glob("*.yaml"))
     for name, obj in templates.items():
-        source = obj["spec"]["source"]
-        assert hashlib.sha256(source["code"].encode()).hexdigest() == source["sha256"], name
+        source = TemplateSource.model_validate(obj["spec"]["source"])
+        assert hashlib.sha256(source.text().encode()).hexdigest() == source.sha256, name
         assert obj["metadata"]["labels"]["schedcp.io/origin"] == "builtin"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from schedcp.api.v1alpha1.template import TemplateSource
 from schedcp_cli.components import wait_until
 from tests.chart.conftest import CHART, VALUES_FILES, install, uninstall
 
@@ -58,8 +59,8 @@ def test_every_chart_crd_is_established(kube_cluster, installed) -> None:
 def test_builtin_templates_are_stored_with_their_source_intact(kube_cluster, installed) -> None:
     for obj in installed.of_kind("SchedulerTemplate"):
         stored = _get(kube_cluster, "schedulertemplates.schedcp.io", obj["metadata"]["name"])
-        source = stored["spec"]["source"]
-        assert hashlib.sha256(source["code"].encode()).hexdigest() == source["sha256"]
+        source = TemplateSource.model_validate(stored["spec"]["source"])
+        assert hashlib.sha256(source.text().encode()).hexdigest() == source.sha256
         assert stored["spec"]["origin"] == "BuiltIn"
 
 

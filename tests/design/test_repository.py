@@ -65,7 +65,7 @@ def test_an_ejection_on_this_workload_is_an_anti_pattern_that_pushes_the_templat
     for _ in range(3):
         entry = history_entry(profile, "fifo-abc", Outcome.EJECTED, note="runnable task stall")
         local.entries["fifo"] = local.entries["fifo"].model_copy(update={"history": [*local.entries["fifo"].history, entry]})
-    ranked = local.search(profile, limit=5)
+    ranked = local.search(profile, limit=len(local.entries))
     assert ranked[0].name != "fifo"
     assert "history on similar workloads: -2.0 over 3" in next(r for r in ranked if r.name == "fifo").reasons
     assert local.anti_patterns(profile) == [f"fifo on {workload_signature(profile)}: Ejected (runnable task stall)"] * 3

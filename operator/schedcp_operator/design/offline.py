@@ -85,7 +85,9 @@ def _candidates(choice: Choice, ranked: list[str]) -> list[tuple[str, dict[str, 
 def plan_offline(ws: Workspace) -> DesignOutcome:
     choice = choose(ws.profile)
     rule = choice.rule
-    ranked = [r.name for r in search_repository(ws, SearchRepository(limit=5)).ranked]
+    # The rule table and its fallbacks are BPF C templates: nodes cannot run binaries yet.
+    ranked = [r.name for r in search_repository(ws, SearchRepository(limit=5)).ranked
+              if not ws.repository.get(r.name).spec.source.binary]
     candidates = _candidates(choice, ranked)
     for attempt, tunables in candidates:
         decide_plan(ws, PlanDecision(action=Action.CONFIGURE, template=attempt, reason=rule))

@@ -26,7 +26,7 @@ from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, SchedulingMet
 from schedcp.api.v1alpha1.kinds import SCHEDULER_TEMPLATE
 from schedcp.api.v1alpha1.policy import ObjectiveKind
 from schedcp.api.v1alpha1.template import HistoryEntry, Origin, Outcome, SchedulerTemplateSpec, SchedulerTemplateStatus
-from schedcp.templates import builtin_templates
+from schedcp.templates import builtin_specs
 
 from schedcp_operator.design.profile import Trait, WorkloadProfile
 
@@ -52,6 +52,15 @@ AFFINITY: dict[str, dict[str, float]] = {
              Trait.LATENCY_SENSITIVE: -0.8, Trait.MIXED_LOAD: -0.6},
     "vtime": {ObjectiveKind.BALANCED: 1.0, ObjectiveKind.THROUGHPUT: 0.4, Trait.CONTENDED: 0.4,
               Trait.THROTTLED: 0.3},
+    # The scx production schedulers know no pod classes, so for a policy's protected pods they
+    # rank below the class-aware built-ins; they are general-purpose and strong where their
+    # own authors aimed them.
+    "scx-bpfland": {ObjectiveKind.LATENCY: 0.5, Trait.INTERACTIVE: 0.6, Trait.LATENCY_SENSITIVE: 0.4,
+                    Trait.MIXED_LOAD: 0.3},
+    "scx-lavd": {ObjectiveKind.LATENCY: 0.4, Trait.INTERACTIVE: 0.7, Trait.LATENCY_SENSITIVE: 0.4},
+    "scx-rusty": {ObjectiveKind.THROUGHPUT: 0.3, Trait.CPU_BOUND: 0.3, Trait.LATENCY_SENSITIVE: -0.3},
+    "scx-flash": {ObjectiveKind.BALANCED: 0.2, ObjectiveKind.LATENCY: 0.2},
+    "scx-p2dq": {ObjectiveKind.THROUGHPUT: 0.4, ObjectiveKind.BALANCED: 0.2, Trait.CPU_BOUND: 0.3},
 }
 TRAIT_WORDS: dict[str, str] = {
     Trait.LATENCY_SENSITIVE: "latency wakeup p99 tail response",
@@ -130,7 +139,7 @@ class Repository:
 
     @classmethod
     def from_builtins(cls) -> Repository:
-        return cls({name: RepositoryEntry(name=name, spec=t.spec()) for name, t in builtin_templates().items()})
+        return cls({name: RepositoryEntry(name=name, spec=spec) for name, spec in builtin_specs().items()})
 
     @classmethod
     def load(cls, api: client.ApiClient | None) -> Repository:

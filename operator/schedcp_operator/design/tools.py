@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from schedcp.api.v1alpha1.nodestate import PodProfile
 from schedcp.api.v1alpha1.policy import CandidateVerdict, TriedDesign
 from schedcp.api.v1alpha1.revision import VerificationReport
-from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, Outcome, Tunable
+from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, BinarySource, Outcome, Tunable
 from schedcp.verifying.cache import verify_remembered
 from schedcp.verifying.performance import PerformanceGoal, summary
 
@@ -132,7 +132,9 @@ class SearchResult(BaseModel):
 
 
 class ReadTemplate(BaseModel):
-    """One template's metadata (algorithm, use cases, limitations, tunables), source on request."""
+    """One template's metadata (algorithm, use cases, limitations, tunables), source on request.
+    A template with `binary` is a production scx scheduler: configure its tunables (its
+    command-line flags); it has no source to patch."""
 
     name: Annotated[str, Field(min_length=1, max_length=253)]
     include_source: bool = False
@@ -145,6 +147,7 @@ class TemplateView(BaseModel):
     use_cases: list[str]
     limitations: list[str]
     tunables: list[Tunable]
+    binary: BinarySource | None = None
     source: str | None = None
 
 
@@ -237,9 +240,14 @@ def read_template(ws: Workspace, args: ReadTemplate) -> TemplateView:
     spec = _entry(ws, args.name).spec
     return TemplateView(
         name=args.name, description=spec.description, algorithm=spec.algorithm, use_cases=spec.use_cases,
-        limitations=spec.limitations, tunables=spec.tunables,
+        limitations=spec.limitations, tunables=spec.tunables, binary=spec.source.binary,
         source=spec.source.code if args.include_source else None,
     )
+
+
+def _patchable(ws: Workspace, template: str) -> None:
+    if _entry(ws, template).spec.source.binary:
+        raise ToolError(f"{template} is a scheduler binary: it can be configured (its tunables), not patched")
 
 
 def decide_plan(ws: Workspace, args: PlanDecision) -> Done:
@@ -247,6 +255,8 @@ def decide_plan(ws: Workspace, args: PlanDecision) -> Done:
         if not args.template:
             raise ToolError(f"action {args.action} needs a template")
         _entry(ws, args.template)
+    if args.action == Action.PATCH and args.template:
+        _patchable(ws, args.template)
     ws.plan = args
     return Done(message=f"plan: {args.action} {args.template or ''}".strip())
 
@@ -268,16 +278,19 @@ def _checked_tunables(ws: Workspace, template: str, tunables: dict[str, int]) ->
 
 
 def propose_configuration(ws: Workspace, args: ProposeConfiguration) -> CandidateView:
+    if _entry(ws, args.template).spec.source.binary:
+        # Until node agents run binaries, a verified binary could not be rolled out.
+        raise ToolError(f"{args.template} is a scheduler binary, which nodes cannot run yet; choose another template")
     tunables = _checked_tunables(ws, args.template, args.tunables)
     ws.candidate = Candidate(origin=Origin.CONFIGURED, template=args.template, tunables=tunables,
-                             source=_entry(ws, args.template).spec.source.code)
+                             source=_entry(ws, args.template).spec.source.text())
     ws.report = None
     return _view(ws.candidate)
 
 
 def submit_source(ws: Workspace, args: SubmitSource) -> CandidateView:
     if args.based_on:
-        _entry(ws, args.based_on)
+        _patchable(ws, args.based_on)
     ws.candidate = Candidate(origin=Origin.SUBMITTED, template=args.based_on, tunables=args.tunables, source=args.source)
     ws.report = None
     return _view(ws.candidate)
