@@ -7,6 +7,7 @@ private sources list and lists dir, downloaded with `apt-get download` and unpac
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import subprocess
@@ -179,6 +180,27 @@ def relocate(programs: Path, root: Path, library_dirs: Iterable[Path] = (MULTIAR
         if _is_elf(program):
             subprocess.run(["patchelf", "--set-interpreter", str(root / LOADER), "--force-rpath", "--set-rpath",
                             rpath, str(program)], check=True)
+
+
+def unpacked_programs(suite: str, packages: list[str], name: str, programs: Path,
+                      library_dirs: Iterable[Path] = (MULTIARCH_LIBS,)) -> tuple[Path, int]:
+    """`packages` of `suite` with their dependency closure, unpacked once into the cache
+    under `name`, the programs in `programs` (relative) relocated to run from there: the
+    root and the number of packages. A new closure (a package moved on) is a new root."""
+    debs = DebianSuite(suite).download_closure(packages)
+    fingerprint = hashlib.sha256("\n".join(d.name for d in debs).encode()).hexdigest()[:16]
+    root = cache_root() / name / fingerprint
+    unpack_root(debs, root, lambda tree: relocate(tree / programs, root, library_dirs))
+    return root, len(debs)
+
+
+def version_line(program: Path, expected: str) -> str:
+    """The first line of `program --version`, which must contain `expected`: proof it runs."""
+    result = subprocess.run([str(program), "--version"], capture_output=True, text=True, check=False)
+    first = result.stdout.splitlines()[0] if result.stdout else ""
+    if result.returncode != 0 or expected not in first:
+        raise RuntimeError(f"{program} does not run as {expected}: {(result.stderr or first).strip()[-500:]}")
+    return first
 
 
 def fields(control: str) -> dict[str, str]:

@@ -8,13 +8,10 @@ and libraries: trixie's glibc is newer than the host's, so the host's loader can
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import subprocess
 from pathlib import Path
 
-from schedcp.cache import cache_root
-from schedcp.debian_packages import MULTIARCH_LIBS, DebianSuite, relocate, unpack_root
+from schedcp.debian_packages import MULTIARCH_LIBS, unpacked_programs, version_line
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +22,9 @@ LLVM_DIR = Path(f"usr/lib/llvm-{CLANG_MAJOR}")
 LIBRARY_DIRS = (MULTIARCH_LIBS, LLVM_DIR / "lib")
 
 
-def clang_version(clang: Path) -> str:
-    """The first line of `clang --version`, e.g. "Debian clang version 19.1.7 (3+b1)"."""
-    result = subprocess.run([str(clang), "--version"], capture_output=True, text=True, check=False)
-    first = result.stdout.splitlines()[0] if result.stdout else ""
-    if result.returncode != 0 or f"clang version {CLANG_MAJOR}." not in first:
-        raise RuntimeError(f"{clang} does not run as clang {CLANG_MAJOR}: {(result.stderr or first).strip()[-500:]}")
-    return first
-
-
 def ensure_clang() -> Path:
     """The path of a working clang 19, unpacked and patched into the cache on first use."""
-    debs = DebianSuite(CLANG_SUITE).download_closure(CLANG_PACKAGES)
-    fingerprint = hashlib.sha256("\n".join(d.name for d in debs).encode()).hexdigest()[:16]
-    root = cache_root() / "clang" / fingerprint
-    unpack_root(debs, root, lambda tree: relocate(tree / LLVM_DIR / "bin", root, LIBRARY_DIRS))
+    root, packages = unpacked_programs(CLANG_SUITE, CLANG_PACKAGES, "clang", LLVM_DIR / "bin", LIBRARY_DIRS)
     clang = root / LLVM_DIR / "bin" / "clang"
-    log.info("%s at %s (%d packages)", clang_version(clang), clang, len(debs))
+    log.info("%s at %s (%d packages)", version_line(clang, f"clang version {CLANG_MAJOR}."), clang, packages)
     return clang

@@ -10,15 +10,12 @@ installed) and its programs patched to the unpacked loader, like clang.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import subprocess
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from schedcp.cache import cache_root
-from schedcp.debian_packages import DebianSuite, relocate, unpack_root
+from schedcp.debian_packages import unpacked_programs, version_line
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +36,11 @@ class Qemu(BaseModel):
         return [str(self.binary), *self.firmware_args]
 
 
-def qemu_version(binary: Path) -> str:
-    result = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=False)
-    first = result.stdout.splitlines()[0] if result.stdout else ""
-    if result.returncode != 0 or "QEMU emulator version" not in first:
-        raise RuntimeError(f"{binary} does not run: {(result.stderr or first).strip()[-500:]}")
-    return first
-
-
 def ensure_parallel_qemu() -> Qemu:
     """Trixie's qemu-system-x86_64, unpacked and patched into the cache on first use."""
-    debs = DebianSuite(QEMU_SUITE).download_closure(QEMU_PACKAGES)
-    fingerprint = hashlib.sha256("\n".join(d.name for d in debs).encode()).hexdigest()[:16]
-    root = cache_root() / "qemu" / fingerprint
-    unpack_root(debs, root, lambda tree: relocate(tree / "usr" / "bin", root))
+    root, packages = unpacked_programs(QEMU_SUITE, QEMU_PACKAGES, "qemu", Path("usr/bin"))
     binary = root / "usr" / "bin" / "qemu-system-x86_64"
     firmware = [arg for directory in FIRMWARE_DIRS for arg in ("-L", str(root / directory))]
-    qemu = Qemu(binary=binary, firmware_args=firmware, version=qemu_version(binary))
-    log.info("%s at %s (%d packages)", qemu.version, binary, len(debs))
+    qemu = Qemu(binary=binary, firmware_args=firmware, version=version_line(binary, "QEMU emulator version"))
+    log.info("%s at %s (%d packages)", qemu.version, binary, packages)
     return qemu
