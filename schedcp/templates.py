@@ -83,6 +83,9 @@ class BuiltinScxTemplate(ApiModel):
     def name(self) -> str:
         return self.metadata.name
 
+    def defaults(self) -> dict[str, int]:
+        return {t.name: t.default for t in self.metadata.tunables}
+
     def binary(self) -> BinarySource:
         pin = self.metadata.binary
         return BinarySource(crate=pin.crate, version=pin.version, sha256=pin.sha256, ops_prefix=self.metadata.ops_name)

@@ -293,7 +293,7 @@ class Lifecycle:
         spec, status = found
         report = status.verification
         if report is None:  # the operator stopped between creating the revision and its status
-            report = verify_remembered(spec.source.code, spec.tunables)
+            report = verify_remembered(spec.source.text(), spec.tunables)
             self.revisions.record_verification(chosen.name, report)
         if not report.passed or report.object_sha256 != chosen.sha256:
             failed = next((s for s in report.stages if s.result == "Failed"), None)

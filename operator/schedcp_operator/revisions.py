@@ -3,7 +3,9 @@
 The revision's name carries the object's digest, so writing it twice (an operator that
 restarted between the design and the status write) is the same write. The object itself
 is rebuilt from the revision's source: builds are reproducible, and a rebuild whose
-digest differs from the verified one is refused rather than published.
+digest differs from the verified one is refused rather than published. An scx binary's
+"object" is its canonical text (crate, version, the binary's digest, arguments): the agent
+runs the binary that text pins, from its own image.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from schedcp.api.v1alpha1.revision import (
     StageResult,
     VerificationReport,
 )
-from schedcp.api.v1alpha1.template import TemplateSource
+from schedcp.api.v1alpha1.template import TemplateSource, parse_binary
 from schedcp.building import compile_scheduler
 from schedcp.conditions import set_condition
 from schedcp.artifacts import OBJECT_KEY, object_configmap_name
@@ -46,11 +48,11 @@ def revision_name(policy: str, object_sha256: str) -> str:
 
 def revision_spec(policy: ObjectReference, record: DesignRecord) -> SchedulerRevisionSpec:
     candidate = record.outcome.candidate
-    return SchedulerRevisionSpec(
-        policy_ref=policy, template=candidate.template,
-        source=TemplateSource(code=candidate.source, sha256=hashlib.sha256(candidate.source.encode()).hexdigest()),
-        tunables=candidate.tunables, provenance=record.provenance(),
-    )
+    digest = hashlib.sha256(candidate.source.encode()).hexdigest()
+    binary = parse_binary(candidate.source)
+    source = TemplateSource(binary=binary, sha256=digest) if binary else TemplateSource(code=candidate.source, sha256=digest)
+    return SchedulerRevisionSpec(policy_ref=policy, template=candidate.template, source=source,
+                                 tunables=candidate.tunables, provenance=record.provenance())
 
 
 def verification_status(report: VerificationReport) -> SchedulerRevisionStatus:
@@ -63,6 +65,14 @@ def verification_status(report: VerificationReport) -> SchedulerRevisionStatus:
         conditions=set_condition([], type=VERIFIED, status=status, reason=reason, message=message),
         verification=report,
     )
+
+
+def _artifact(spec: SchedulerRevisionSpec) -> bytes:
+    """What a node gets: the object built from the code, or the binary's canonical text."""
+    if spec.source.code is None:
+        return spec.source.text().encode()
+    with tempfile.TemporaryDirectory(prefix="schedcp-publish-") as tmp:
+        return compile_scheduler(spec.source.code, spec.tunables, provision_kernel().vmlinux_h, Path(tmp)).path.read_bytes()
 
 
 class Revisions:
@@ -96,11 +106,10 @@ class Revisions:
 
     def publish(self, ref: RevisionReference, spec: SchedulerRevisionSpec) -> None:
         """The object in the ConfigMap the agents read, after checking the rebuild is the verified one."""
-        with tempfile.TemporaryDirectory(prefix="schedcp-publish-") as tmp:
-            built = compile_scheduler(spec.source.code, spec.tunables, provision_kernel().vmlinux_h, Path(tmp))
-            data = built.path.read_bytes()
-        if built.sha256 != ref.sha256:
-            raise PublishRefused(f"the rebuilt object has sha256 {built.sha256[:12]}…, verification pinned {ref.sha256[:12]}…")
+        data = _artifact(spec)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != ref.sha256:
+            raise PublishRefused(f"the rebuilt object has sha256 {digest[:12]}…, verification pinned {ref.sha256[:12]}…")
         body = {"metadata": {"name": object_configmap_name(ref.name), "labels": {"schedcp.io/revision": label_value(ref.name)}},
                 "binaryData": {OBJECT_KEY: base64.b64encode(data).decode()}}
         try:

@@ -24,7 +24,7 @@ from schedcp.verifying.performance import PerformanceGoal
 # object's digest), changes the key.
 _HERE = Path(__file__).parent
 _VERIFIER_FILES = (_HERE / "verifier.py", _HERE / "execution.py", _HERE / "static.py", _HERE / "guest.sh",
-                   _HERE / "performance.py", _HERE.parent / "building.py")
+                   _HERE / "performance.py", _HERE.parent / "building.py", _HERE.parent / "provisioning" / "scx_guest.sh")
 
 
 def _verifier_digest() -> str:

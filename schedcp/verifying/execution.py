@@ -7,6 +7,10 @@ same boot on the same virtual hardware. A candidate that the kernel rejects, or 
 watchdog ejects, leaves the VM on the fair scheduler and the next candidate starts clean.
 The VM runs in the deterministic timing mode (one vCPU, an instruction-counted clock
 under TCG): host load would otherwise decide which scheduler looks faster.
+
+A candidate is a scheduler object or an scx binary from the host's cache, which the guest
+runs from the shared host tree with its arguments and stops with SIGINT, as a user would;
+the kernel verifier's verdict on it is whether it attached within SCX_LOAD_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from schedcp.api.v1alpha1.revision import (
     VerificationStage,
     WorkloadComparison,
 )
+from schedcp.api.v1alpha1.template import BinarySource
 from schedcp.building import workload_binaries
 from schedcp.microvm.accel import Timing
 from schedcp.microvm.runner import VmResult, run_script
-from schedcp.provisioning.kernel import KernelArtifacts
+from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
+from schedcp.provisioning.scx import scx_guest_files
 from schedcp.verifying.performance import (
     LONGTAIL,
     WARM_UP_ROUNDS,
@@ -48,6 +54,8 @@ SUITE = {
 }
 MID_SECONDS = 0.4
 WORKLOAD_TIMEOUT = 20
+# scx_lavd's BPF load takes about 30 s under TCG.
+SCX_LOAD_TIMEOUT = 120
 # (workload, metric in its JSON, which direction is better)
 MEASURES = (
     ("wakeup_latency", "p50_us", Better.LOWER),
@@ -64,8 +72,20 @@ EJECTION = re.compile(r"sched_ext: BPF scheduler \"?'?(?P<name>[^\"']+)\"?'? dis
 
 @dataclass(frozen=True)
 class LoadableCandidate:
+    """A scheduler object, or with `binary` the host path of that scx binary."""
+
     obj: Path
     ops_name: str
+    binary: BinarySource | None = None
+
+    def runs_as(self, ops: str | None) -> bool:
+        return self.binary.runs_as(ops) if self.binary else ops == self.ops_name
+
+    def line(self, index: int) -> str:
+        """Its line of candidates.txt (guest.sh)."""
+        if self.binary:
+            return " ".join([str(index), self.binary.ops_prefix, "scx", str(self.obj), *self.binary.arguments])
+        return f"{index} {self.ops_name} obj obj/c{index}.bpf.o"
 
 
 @dataclass
@@ -77,7 +97,8 @@ class ExecutionOutcome:
 
 
 def _params(goal: PerformanceGoal | None) -> str:
-    lines = [f"WORKLOADS='{' '.join(SUITE)}'", f"MID_SECONDS={MID_SECONDS}", f"WORKLOAD_TIMEOUT={WORKLOAD_TIMEOUT}"]
+    lines = [f"WORKLOADS='{' '.join(SUITE)}'", f"MID_SECONDS={MID_SECONDS}", f"WORKLOAD_TIMEOUT={WORKLOAD_TIMEOUT}",
+             f"SCX_LOAD_TIMEOUT={SCX_LOAD_TIMEOUT}"]
     lines += [f"CMD_{name}='{command}'" for name, command in SUITE.items()]
     gate = gate_commands(goal) if goal else {}
     lines += [f"GATE_PARTS='{' '.join(gate)}'", f"GATE_ROUNDS={goal.rounds + WARM_UP_ROUNDS if goal else 0}",
@@ -91,15 +112,19 @@ def boot_and_run(candidates: list[LoadableCandidate], kernel: KernelArtifacts | 
     with tempfile.TemporaryDirectory(prefix="schedcp-verify-") as tmp:
         workdir = Path(tmp)
         (workdir / "params.sh").write_text(_params(goal))
-        (workdir / "candidates.txt").write_text("".join(f"{i} {c.ops_name}\n" for i, c in enumerate(candidates)))
+        (workdir / "candidates.txt").write_text("".join(f"{c.line(i)}\n" for i, c in enumerate(candidates)))
         files = {"params.sh": workdir / "params.sh", "candidates.txt": workdir / "candidates.txt"}
         files |= {f"bin/{name}": path for name, path in workload_binaries().items()}
-        files |= {f"obj/c{i}.bpf.o": c.obj for i, c in enumerate(candidates)}
+        files |= {f"obj/c{i}.bpf.o": c.obj for i, c in enumerate(candidates) if not c.binary}
+        binaries = sum(1 for c in candidates if c.binary)
+        if binaries:
+            files |= scx_guest_files(kernel or provision_kernel())
         # Budget: the baseline suite, each candidate's suite, and a full watchdog timeout;
-        # the gate's rounds for EEVDF and each candidate.
+        # the gate's rounds for EEVDF and each candidate; a binary's load.
         gate = gate_seconds(goal) if goal else 0
-        timeout = 60 + 45 * len(candidates) + gate * (1 + len(candidates))
-        return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, kernel=kernel, timing=Timing.DETERMINISTIC)
+        timeout = 60 + 45 * len(candidates) + gate * (1 + len(candidates)) + SCX_LOAD_TIMEOUT * binaries
+        return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, kernel=kernel, share_host=binaries > 0,
+                          timing=Timing.DETERMINISTIC)
 
 
 def decisive_verifier_lines(log: str, head: int = 15, tail: int = 3) -> str:
@@ -152,7 +177,7 @@ def _dynamic_problems(reports: list[dict[str, Any]], index: int, candidate: Load
         run = _result_of(reports, label, workload)
         if not run:
             problems.append(f"{workload}: no result")
-        elif run.get("ops") != candidate.ops_name or run.get("state") != "enabled":
+        elif not candidate.runs_as(run.get("ops")) or run.get("state") != "enabled":
             problems.append(f"{workload}: ran under ops '{run.get('ops')}' (state {run.get('state')}), not {candidate.ops_name}")
         elif run.get("rc") != 0 or not run.get("result"):
             problems.append(f"{workload}: exited {run.get('rc')} without a result (stall or timeout)")
@@ -179,15 +204,16 @@ def _dynamic_stage(reports: list[dict[str, Any]], index: int, candidate: Loadabl
     )
 
 
-def gate_rounds(reports: list[dict[str, Any]], label: str, ops_name: str | None) -> Rounds:
+def gate_rounds(reports: list[dict[str, Any]], label: str, candidate: LoadableCandidate | None) -> Rounds:
     """Each part's measured rounds under `label`; a round that ran under another scheduler
-    than `ops_name` (None: the kernel's own), or gave no result, counts as None."""
+    than `candidate` (None: the kernel's own), or gave no result, counts as None."""
     rounds: Rounds = {}
     for report in reports:
         if report.get("event") != "gate" or report.get("label") != label or report.get("round", 0) <= WARM_UP_ROUNDS:
             continue
         ran_under = report.get("ops") if report.get("state") == "enabled" else None
-        valid = report.get("rc") == 0 and ran_under == ops_name and isinstance(report.get("result"), dict)
+        expected = candidate.runs_as(ran_under) if candidate else ran_under is None
+        valid = report.get("rc") == 0 and expected and isinstance(report.get("result"), dict)
         rounds.setdefault(report.get("part", ""), []).append(report["result"] if valid else None)
     return rounds
 
@@ -205,7 +231,7 @@ def outcomes(vm: VmResult, candidates: list[LoadableCandidate], goal: Performanc
         dynamic = _dynamic_stage(vm.reports, index, candidate)
         judgement = None
         if goal and dynamic.result == StageResult.PASSED:
-            judgement = judge(goal, baseline, gate_rounds(vm.reports, f"c{index}", candidate.ops_name))
+            judgement = judge(goal, baseline, gate_rounds(vm.reports, f"c{index}", candidate))
         workloads = compare(vm.reports, f"c{index}")
         if judgement:
             workloads += [c for c in (judgement.measure, judgement.batch) if c]

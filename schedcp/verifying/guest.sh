@@ -1,11 +1,20 @@
 # The verifier's guest side, sourced by the micro-VM's /init (which defines `report`).
 # params.sh sets WORKLOADS, CMD_<name>, MID_SECONDS and WORKLOAD_TIMEOUT, and for the
 # performance gate GATE_PARTS (empty: no gate), GATE_CMD_<part>, GATE_ROUNDS (warm-up
-# included) and GATE_TIMEOUT; candidates.txt lists "INDEX OPS_NAME" lines, one per
-# scheduler object obj/cINDEX.bpf.o.
+# included), GATE_TIMEOUT, and SCX_LOAD_TIMEOUT (seconds); candidates.txt lists "INDEX OPS
+# KIND PATH [ARGS...]" lines: KIND obj is a scheduler object at PATH (obj/cINDEX.bpf.o),
+# registered with bpftool; KIND scx a user-space scx binary at host PATH, started with ARGS
+# (their grammar allows no spaces or shell characters), whose ops name is OPS_<version>_<target>.
 . ./params.sh
+# With a binary among the candidates: scx_start, scx_stop and the kernel config in /boot.
+[ ! -f ./scx_guest.sh ] || . ./scx_guest.sh
 
-json_text() { tr '\t\r' '  ' | sed 's/\\/\\\\/g; s/"/\\"/g' | awk '{printf "%s\\n", $0}'; }
+# Escapes for a JSON string: an scx log's ANSI colour codes become \u001b, other control
+# characters go.
+json_text() {
+  tr -d '\000-\010\013\014\016-\032\034-\037' | tr '\t\r' '  ' | sed 's/\\/\\\\/g; s/"/\\"/g' |
+    awk '{gsub(/\033/, "\\u001b"); printf "%s\\n", $0}'
+}
 sched_state() { cat /sys/kernel/sched_ext/state; }
 sched_ops() { cat /sys/kernel/sched_ext/root/ops 2>/dev/null; }
 output() { o=$(grep '^{' "$1" | tail -n 1); [ -n "$o" ] && echo "$o" || echo null; }
@@ -61,10 +70,28 @@ run_gate() {
 
 run_suite baseline
 [ -z "$GATE_PARTS" ] || run_gate baseline
-while read idx ops; do
+# A binary loads until it has attached, died, or SCX_LOAD_TIMEOUT passed; rc 0 once attached.
+scx_load() {
+  scx_start /tmp/load "$@"
+  n=0
+  while [ "$(sched_state)" != enabled ] && kill -0 "$SCX_PID" 2>/dev/null && [ $n -lt $((SCX_LOAD_TIMEOUT * 10)) ]; do
+    sleep 0.1; n=$((n + 1))
+  done
+  case "$(sched_ops)" in "${ops}_"*) [ "$(sched_state)" = enabled ] ;; *) false ;; esac
+}
+
+unload() {
+  if [ "$kind" = scx ]; then scx_stop; else rm -rf /sys/fs/bpf/c$idx; fi
+}
+
+while read idx ops kind path args; do
   dmesg -c > /dev/null
-  mkdir -p /sys/fs/bpf/c$idx
-  bpftool -d struct_ops register obj/c$idx.bpf.o /sys/fs/bpf/c$idx > /tmp/load 2>&1
+  if [ "$kind" = scx ]; then
+    scx_load "$path" $args
+  else
+    mkdir -p /sys/fs/bpf/c$idx
+    bpftool -d struct_ops register "$path" /sys/fs/bpf/c$idx > /tmp/load 2>&1
+  fi
   rc=$?
   classes=null
   if [ $rc -eq 0 ]; then write_classes; classes=$?; fi
@@ -74,8 +101,10 @@ while read idx ops; do
     # A scheduler the suite got ejected has nothing left to measure.
     if [ -n "$GATE_PARTS" ] && [ "$(sched_state)" = enabled ]; then run_gate c$idx; fi
     report "{\"event\":\"after\",\"candidate\":$idx,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\"}"
-    rm -rf /sys/fs/bpf/c$idx
+    unload
     sleep 0.3
+  elif [ "$kind" = scx ]; then
+    scx_stop
   fi
   report "{\"event\":\"dmesg\",\"candidate\":$idx,\"log\":\"$(dmesg | grep -A4 'sched_ext' | tail -n 20 | json_text)\"}"
 done < candidates.txt

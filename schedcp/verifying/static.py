@@ -2,16 +2,23 @@
 
 The source checks give clear messages; the object checks cannot be dodged by macros
 (a helper is called by number, a program type is named by its ELF section).
+
+An scx binary is checked against its built-in template instead: only a binary the project
+pins (crate, version, digest) may run, with exactly the arguments its tunables give, and
+the copy in the cache must have the pinned digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH
+from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, BinarySource, command_arguments
+from schedcp.provisioning.scx import crate_status
+from schedcp.templates import builtin_scx_templates
 
 # Helpers that reach outside the scheduler: user memory, signals, other BPF objects.
 FORBIDDEN_HELPERS = {
@@ -92,3 +99,39 @@ def check_object(obj: Path) -> Findings:
     if ".struct_ops.link" not in {name for name, _ in _sections(obj)}:
         found.add("object has no .struct_ops.link section")
     return found
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_binary(binary: BinarySource, tunables: dict[str, int]) -> tuple[Findings, Path | None]:
+    """The problems of an scx binary candidate, and its cached copy when there are none."""
+    found = Findings()
+    template = next((t for t in builtin_scx_templates().values()
+                     if t.binary().model_copy(update={"arguments": binary.arguments}) == binary), None)
+    if template is None:
+        found.add(f"{binary.crate} {binary.version} ({binary.sha256[:12]}…, ops {binary.ops_prefix}) is not a built-in "
+                  f"scx scheduler: only the pinned binaries that the node agents carry can run")
+        return found, None
+    declared = {t.name for t in template.metadata.tunables}
+    if unknown := sorted(set(tunables) - declared):
+        found.add(f"{template.name} has no tunables {unknown}")
+        return found, None
+    try:
+        expected = command_arguments(template.metadata.tunables, template.defaults() | tunables)
+    except ValueError as error:
+        found.add(str(error))
+        return found, None
+    if binary.arguments != expected:
+        found.add(f"arguments {binary.arguments} are not those of the tunables: {expected}")
+    status = crate_status(binary.crate, binary.version)
+    if status.binary is None:
+        found.add(f"{binary.crate} is not in the cache: {status.message}")
+    elif (actual := file_sha256(status.binary)) != binary.sha256:
+        found.add(f"the cached {binary.crate} has sha256 {actual[:12]}…, the template pins {binary.sha256[:12]}…")
+    return found, status.binary if not found.problems else None

@@ -1,5 +1,8 @@
 """The execution verifier's API: source (+ tunables) in, a VerificationReport out.
 
+A source is BPF C, or an scx binary's canonical JSON (`TemplateSource.text()`), whose
+"object" is that text: its digest pins the binary's digest and its arguments.
+
 Candidates that fail the static stage never boot anything; the others share one micro-VM
 boot, in which the workload suite also runs once under the default scheduler. With a
 PerformanceGoal, a fourth stage (the performance gate) judges each safe candidate against
@@ -15,14 +18,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationReport, VerificationStage
+from schedcp.api.v1alpha1.template import BinarySource, parse_binary
 from schedcp.building import BuildFailed, BuiltObject, compile_scheduler
+from schedcp.templates import sha256_text
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
 from schedcp.verifying import static
 from schedcp.verifying.execution import LoadableCandidate, boot_and_run, outcomes
 from schedcp.verifying.performance import PerformanceGoal, performance_stage
 
 OPS_NAME = re.compile(r'\.name\s*=\s*"([^"]+)"')
+PASSED_CODE = "compiles; GPL; struct_ops only; no forbidden helpers; bounded maps"
+PASSED_BINARY = "a pinned scx binary, its digest checked; arguments are its tunables' flags within their ranges"
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,16 @@ class Candidate:
     tunables: dict[str, int] = field(default_factory=dict)
 
     @property
+    def binary(self) -> BinarySource | None:
+        try:
+            return parse_binary(self.source)
+        except ValidationError:
+            return None
+
+    @property
     def ops_name(self) -> str | None:
+        if self.binary:
+            return self.binary.ops_prefix
         match = OPS_NAME.search(self.source)
         return match.group(1) if match else None
 
@@ -43,23 +61,34 @@ class _StaticResult:
     built: BuiltObject | None
 
 
-def _static_stage(candidate: Candidate, kernel: KernelArtifacts, workdir: Path) -> _StaticResult:
-    started = time.monotonic()
+def _binary_static(candidate: Candidate, binary: BinarySource) -> tuple[list[str], BuiltObject | None]:
+    found, path = static.check_binary(binary, candidate.tunables)
+    built = BuiltObject(path=path, sha256=sha256_text(candidate.source)) if path else None
+    return found.problems, built
+
+
+def _compiled_static(candidate: Candidate, kernel: KernelArtifacts, workdir: Path) -> tuple[list[str], BuiltObject | None, str]:
     problems = static.check_source(candidate.source).problems
-    built = None
-    log = ""
     try:
         built = compile_scheduler(candidate.source, candidate.tunables, kernel.vmlinux_h, workdir)
-        problems += static.check_object(built.path).problems
     except BuildFailed as failure:
-        problems.insert(0, "does not compile with warnings as errors")
-        log = failure.log
+        return ["does not compile with warnings as errors", *problems], None, failure.log
+    return problems + static.check_object(built.path).problems, built, ""
+
+
+def _static_stage(candidate: Candidate, kernel: KernelArtifacts, workdir: Path) -> _StaticResult:
+    started = time.monotonic()
+    binary = candidate.binary
+    if binary:
+        (problems, built), log = _binary_static(candidate, binary), ""
+    else:
+        problems, built, log = _compiled_static(candidate, kernel, workdir)
     result = StageResult.FAILED if problems else StageResult.PASSED
     stage = VerificationStage(
         name=StageName.STATIC,
         result=result,
         duration_seconds=round(time.monotonic() - started, 3),
-        message="; ".join(problems)[:4000] or "compiles; GPL; struct_ops only; no forbidden helpers; bounded maps",
+        message="; ".join(problems)[:4000] or (PASSED_BINARY if binary else PASSED_CODE),
         log=log[-16000:],
     )
     return _StaticResult(stage, built if result == StageResult.PASSED else None)
@@ -87,7 +116,8 @@ def verify_all(candidates: list[Candidate], *, dynamic: bool = True, kernel: Ker
             )
             for c, s in zip(candidates, statics)
         ]
-        loadable = [(i, LoadableCandidate(s.built.path, c.ops_name or "")) for i, (c, s) in enumerate(zip(candidates, statics)) if s.built]
+        loadable = [(i, LoadableCandidate(s.built.path, c.ops_name or "", c.binary))
+                    for i, (c, s) in enumerate(zip(candidates, statics)) if s.built]
         if loadable and dynamic:
             _run_in_vm(reports, loadable, kernel, goal)
         elif loadable:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from schedcp.api.v1alpha1.policy import CandidateVerdict, ObjectiveKind
 from schedcp.api.v1alpha1.revision import Better
+from schedcp.api.v1alpha1.template import BinarySource
 from schedcp.verifying import cache
-from schedcp.verifying.execution import gate_rounds
+from schedcp.verifying.execution import LoadableCandidate, gate_rounds
 from schedcp.verifying.performance import (
     Part,
     PerformanceGoal,
@@ -77,7 +80,15 @@ def test_warm_up_rounds_and_rounds_under_another_scheduler_are_not_judged() -> N
                 "state": "enabled", "result": {"p99_us": p99}}
 
     reports = [report(1, "mine", 1.0), report(2, "mine", 2.0), report(3, "other", 3.0)]
-    assert gate_rounds(reports, "c0", "mine") == {"wakers": [{"p99_us": 2.0}, None]}
+    assert gate_rounds(reports, "c0", LoadableCandidate(Path("c0.bpf.o"), "mine")) == {"wakers": [{"p99_us": 2.0}, None]}
+
+
+def test_a_binary_s_rounds_count_under_its_versioned_ops_name_only() -> None:
+    binary = BinarySource(crate="scx_bpfland", version="1.1.4", sha256="a" * 64, ops_prefix="bpfland")
+    candidate = LoadableCandidate(Path("/cache/scx_bpfland"), "bpfland", binary)
+    reports = [{"event": "gate", "label": "c0", "round": r, "part": "wakers", "rc": 0, "ops": ops, "state": "enabled",
+                "result": {"p99_us": 1.0}} for r, ops in ((2, "bpfland_1.1.4_x86_64_unknown_linux_gnu"), (3, "bpflandx"))]
+    assert gate_rounds(reports, "c0", candidate) == {"wakers": [{"p99_us": 1.0}, None]}
 
 
 def test_the_goal_is_part_of_a_remembered_report_key() -> None:

@@ -283,7 +283,7 @@ def propose_configuration(ws: Workspace, args: ProposeConfiguration) -> Candidat
         raise ToolError(f"{args.template} is a scheduler binary, which nodes cannot run yet; choose another template")
     tunables = _checked_tunables(ws, args.template, args.tunables)
     ws.candidate = Candidate(origin=Origin.CONFIGURED, template=args.template, tunables=tunables,
-                             source=_entry(ws, args.template).spec.source.text())
+                             source=_entry(ws, args.template).spec.configured(tunables).text())
     ws.report = None
     return _view(ws.candidate)
 

@@ -13,6 +13,7 @@ values inside their ranges, so no planner can pass a free-form argument.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -172,6 +173,14 @@ class SchedulerTemplateSpec(ApiModel):
     readiness: Readiness = Readiness.EXPERIMENTAL
     origin: Origin = Origin.BUILT_IN
     source: TemplateSource
+
+    def configured(self, values: dict[str, int]) -> TemplateSource:
+        """The source a node runs for these tunable values (every declared one): the code as it
+        is (its tunables become defines at build time), or the binary with its arguments."""
+        if self.source.binary is None:
+            return self.source
+        binary = self.source.binary.model_copy(update={"arguments": command_arguments(self.tunables, values)})
+        return TemplateSource(binary=binary, sha256=hashlib.sha256(binary_text(binary).encode()).hexdigest())
 
 
 class Outcome(StrEnum):
