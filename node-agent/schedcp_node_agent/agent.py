@@ -27,7 +27,7 @@ from schedcp.conditions import set_condition
 from schedcp.transport import API_ERRORS, describe
 
 from schedcp_node_agent import __version__
-from schedcp_node_agent.applier import Applier, HealthPolicy, Notice, Verdict
+from schedcp_node_agent.applier import DEFAULT_SCX_DIR, Applier, HealthPolicy, Notice, Verdict
 from schedcp_node_agent.artifacts import ArtifactSource, ConfigMapArtifacts, DirectoryArtifacts
 from schedcp_node_agent.facts import gather_facts
 from schedcp_node_agent.host import HostPaths
@@ -36,6 +36,7 @@ from schedcp_node_agent.node_state import NodeStateClient, pod_reflector, pods_o
 from schedcp_node_agent.ops_server import AgentMetrics, Probes
 from schedcp_node_agent.pod_profiles import PodProfiles
 from schedcp_node_agent.sched_ext import SchedExt
+from schedcp_node_agent.scx_process import ScxSupervisor
 from schedcp_node_agent.tier2 import Tier2Profiler
 
 log = logging.getLogger("schedcp.agent")
@@ -47,6 +48,7 @@ class AgentConfig(BaseModel):
     bpftool: list[str] = ["bpftool"]
     artifacts_namespace: str = "schedcp-system"
     artifacts_dir: Path | None = None
+    scx_dir: Path = DEFAULT_SCX_DIR
     profile_hz: float = 1.0
     window_seconds: int = 60
     kubepods: str | None = None
@@ -70,7 +72,8 @@ class NodeAgent:
             else ConfigMapArtifacts(api, config.artifacts_namespace)
         )
         self.kernel = SchedExt(config.host, config.bpftool)
-        self.applier = Applier(self.kernel, artifacts, MemoryFile(config.host.state_dir), config.health)
+        self.applier = Applier(self.kernel, artifacts, MemoryFile(config.host.state_dir), config.health,
+                               scx=ScxSupervisor(config.scx_dir, config.host.state_dir))
         tier2 = Tier2Profiler(config.bcc_python, window_seconds=config.window_seconds) if config.bcc_python else None
         self.profiles = PodProfiles(config.host, config.profile_hz, config.window_seconds, config.kubepods, tier2)
         self.conditions: list[Condition] = []
@@ -177,6 +180,8 @@ class NodeAgent:
         if self.config.unload_on_exit:
             verdict = self.applier.reconcile(NodeSchedulerStateSpec())
             self._post(verdict.notices)
+        elif self.applier.runs_process():
+            log.info("leaving the scx process running: the next agent process stops it and starts what the spec says")
         else:
             log.info("leaving the active scheduler loaded: it does not depend on this process")
         self._set_ready(Verdict(status=ConditionStatus.UNKNOWN, reason="AgentStopped", message="the node agent stopped"))

@@ -5,6 +5,11 @@ revision; `check_health` (called several times a second) notices an ejection and
 reverts to the last known-good revision or the kernel's default scheduler. Every
 decision comes back as a `Verdict` (the `Applied` condition) and, when something
 changed, `Notice`s that the agent posts as Events.
+
+A revision is a BPF object (loaded with bpftool, its link pinned) or an scx binary (run as
+a supervised child process, scx_process.py); both get the same health watch, ejection
+handling, known-good fallback and revert. For a binary, the process exiting is an ejection
+as much as the kernel disabling it.
 """
 
 from __future__ import annotations
@@ -20,15 +25,19 @@ from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.base import ConditionStatus, RevisionReference, now
 from schedcp.api.v1alpha1.nodestate import ActiveScheduler, Ejection, NodeSchedulerStateSpec, WorkloadClass
+from schedcp.api.v1alpha1.template import BinarySource, parse_binary
 
 from schedcp_node_agent.artifacts import ArtifactSource, ArtifactUnavailable, DigestMismatch, checked_object
 from schedcp_node_agent.kernel_log import wait_for_exit
 from schedcp_node_agent.local_state import AgentMemory, MemoryFile
 from schedcp_node_agent.sched_ext import SchedExt, SchedExtError
+from schedcp_node_agent.scx_process import BinaryUnusable, ScxSupervisor
 
 log = logging.getLogger("schedcp.agent.applier")
 
 CLASS_MAP = "cgroup_class"
+# Where the agent image carries the scx binaries (node-agent/Dockerfile).
+DEFAULT_SCX_DIR = Path("/opt/schedcp/scx")
 # Values of `enum workload_class` in bpf/schedulers/latency_class.bpf.c.
 CLASS_VALUES = {WorkloadClass.THROUGHPUT: 0, WorkloadClass.LATENCY: 1, WorkloadClass.BATCH: 2}
 
@@ -60,12 +69,14 @@ class Applier:
         memory_file: MemoryFile,
         policy: HealthPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        scx: ScxSupervisor | None = None,
     ) -> None:
         self.kernel = kernel
         self.artifacts = artifacts
         self.memory_file = memory_file
         self.policy = policy or HealthPolicy()
         self.clock = clock
+        self.scx = scx or ScxSupervisor(DEFAULT_SCX_DIR, memory_file.path.parent)
         self.memory: AgentMemory = memory_file.load()
 
     # -- start-up ---------------------------------------------------------------------
@@ -74,6 +85,9 @@ class Applier:
         """Take over what a previous agent process left in the kernel."""
         self.memory.record_start(self.clock())
         self._save()
+        handed_over = self._hand_over()
+        if handed_over:
+            return handed_over
         pins = self.kernel.pinned()
         for stale in pins[1:]:
             self.kernel.unregister(stale)
@@ -94,6 +108,27 @@ class Applier:
             notices.append(Notice(type="Normal", reason="SchedulerAdopted", message=f"re-adopted {name} loaded before the agent restarted"))
         return notices
 
+    def _hand_over(self) -> list[Notice]:
+        """Stop the scx process a previous agent process left running (scx_process.py says
+        why it is not re-adopted); unless the agent is crash-looping on it, the spec's next
+        reconcile starts it again."""
+        child = self.scx.left_behind()
+        if child is None:
+            return []
+        loaded = self.memory.loaded_revision
+        starts = self.memory.starts_within(self.policy.crash_loop_window_seconds, self.clock())
+        if loaded and loaded.name == child.revision and starts >= self.policy.crash_loop_starts \
+                and self.memory.last_known_good != loaded:
+            self.scx.child = child
+            reason = f"the agent started {starts} times in {self.policy.crash_loop_window_seconds:.0f}s while {child.revision} ran"
+            return self._eject(child.revision, reason)
+        self.scx.hand_over(child)
+        self.memory.loaded_revision = None
+        self._save()
+        return [Notice(type="Normal", reason="SchedulerHandedOver",
+                       message=f"stopped the {child.crate} process (pid {child.pid}) of {child.revision} that the previous "
+                               "agent process started; the spec decides what runs next")]
+
     # -- the desired state ------------------------------------------------------------
 
     def reconcile(self, spec: NodeSchedulerStateSpec) -> Verdict:
@@ -107,7 +142,7 @@ class Applier:
         if desired is None:
             if ours:
                 self._unload(ours)
-                notices.append(Notice(type="Normal", reason="SchedulerUnloaded", message=f"{ours.name} unloaded: the spec asks for the kernel default"))
+                notices.append(Notice(type="Normal", reason="SchedulerUnloaded", message=f"{ours} unloaded: the spec asks for the kernel default"))
             return Verdict(status=ConditionStatus.TRUE, reason="KernelDefault", notices=notices)
         if seen.state == "unsupported":
             return Verdict(status=ConditionStatus.FALSE, reason="SchedExtUnsupported",
@@ -115,7 +150,7 @@ class Applier:
         if desired.name in self.memory.ejected:
             return Verdict(status=ConditionStatus.FALSE, reason="RevisionEjected", notices=notices,
                            message=f"{desired.name} was ejected on this node: {self.memory.ejected[desired.name].reason}")
-        if ours and ours.name == desired.name and self.memory.loaded_revision == desired and seen.enabled:
+        if ours == desired.name and self.memory.loaded_revision == desired and seen.enabled:
             self._promote_if_healthy()
             return Verdict(status=ConditionStatus.TRUE, reason="Loaded", message=f"{desired.name} is active", notices=notices)
         if seen.enabled and not ours and not spec.replace_foreign_scheduler:
@@ -123,9 +158,15 @@ class Applier:
                            message=f"sched_ext scheduler {seen.ops!r} was not loaded by schedcp; set replaceForeignScheduler to replace it")
         return self._switch_to(desired, ours, foreign=seen.enabled and not ours, notices=notices)
 
-    def _switch_to(self, desired: RevisionReference, ours: Path | None, *, foreign: bool, notices: list[Notice]) -> Verdict:
+    def _switch_to(self, desired: RevisionReference, ours: str | None, *, foreign: bool, notices: list[Notice]) -> Verdict:
         try:
             obj = self._object_file(desired)
+            binary = _binary_of(obj)
+            if binary:  # checked before anything is unloaded: a refused binary leaves the running scheduler
+                self.scx.checked_binary(binary)
+        except BinaryUnusable as error:
+            notices.append(Notice(type="Warning", reason="BinaryUnusable", message=str(error)))
+            return Verdict(status=ConditionStatus.FALSE, reason="BinaryUnusable", message=str(error), notices=notices)
         except DigestMismatch as error:
             notices.append(Notice(type="Warning", reason="DigestMismatch", message=str(error)))
             return Verdict(status=ConditionStatus.FALSE, reason="DigestMismatch", message=str(error), notices=notices)
@@ -152,17 +193,21 @@ class Applier:
     # -- health -----------------------------------------------------------------------
 
     def check_health(self) -> list[Notice]:
-        """Notice that the kernel disabled our scheduler; revert. Cheap: two sysfs reads."""
+        """Notice that the kernel disabled our scheduler, or that our scheduler's process
+        exited; revert. Cheap: two sysfs reads (and a wait status)."""
         ours = self._ours()
-        if ours is None or self.kernel.observe().enabled:
+        process = self.scx.child is not None
+        if ours is None or (self.kernel.observe().enabled and (not process or self.scx.alive())):
             return []
         exit_info = wait_for_exit(self.kernel.host.root / "dev" / "kmsg", self.memory.loaded_ops)
         reason = f"{exit_info.reason}: {exit_info.detail}" if exit_info else "sched_ext went back to disabled"
-        return self._eject(ours.name, reason.strip(": "))
+        # A dying process closes its link before it can be reaped: give its exit a moment.
+        if process and self.scx.exited(within=1.0):
+            reason = f"{self.scx.exit_reason()}; the kernel: {reason}"
+        return self._eject(ours, reason.strip(": "))
 
     def _eject(self, name: str, reason: str) -> list[Notice]:
-        pin = self.kernel.host.pin_root / name
-        self.kernel.unregister(pin)
+        self._stop(name)
         ejection = Ejection(reason=reason[:1024], revision=name, time=now())
         self.memory.ejected[name] = ejection
         self.memory.loaded_revision = None
@@ -177,7 +222,7 @@ class Applier:
             return [Notice(type="Normal", reason="RevertedToDefault", message="the kernel's default scheduler runs")]
         try:
             self._load(good, self._object_file(good))
-        except (SchedExtError, DigestMismatch, ArtifactUnavailable) as error:
+        except (SchedExtError, DigestMismatch, ArtifactUnavailable, BinaryUnusable) as error:
             log.error("could not restore last known-good %s: %s", good.name, error)
             return [Notice(type="Warning", reason="RevertedToDefault", message=f"last known-good {good.name} failed to load: {error}")]
         return [Notice(type="Normal", reason="RevertedToLastKnownGood", message=f"{good.name} restored")]
@@ -194,8 +239,8 @@ class Applier:
     def sync_classes(self, classes: dict[int, WorkloadClass]) -> int | None:
         """Make the scheduler's cgroup-class map hold exactly `classes`; None without such a map."""
         ours = self._ours()
-        pinned = ours / CLASS_MAP if ours else None
-        if pinned is None or not pinned.exists():
+        pinned = self.kernel.host.pin_root / ours / CLASS_MAP if ours else None
+        if pinned is None or not pinned.exists():  # none for a binary: it has no such map
             return None
         wanted = {struct.pack("<Q", cgid): struct.pack("<I", CLASS_VALUES[WorkloadClass(c)]) for cgid, c in classes.items()}
         present = self.kernel.map_entries(pinned)
@@ -206,7 +251,7 @@ class Applier:
         for key in changed:
             self.kernel.map_update(pinned, key, wanted[key])
         if stale or changed:
-            log.info("class map of %s: %d cgroups (%d written, %d removed)", ours.name if ours else "-",
+            log.info("class map of %s: %d cgroups (%d written, %d removed)", ours or "-",
                      len(wanted), len(changed), len(stale))
         return len(wanted)
 
@@ -226,9 +271,12 @@ class Applier:
 
     # -- internals --------------------------------------------------------------------
 
-    def _ours(self) -> Path | None:
+    def _ours(self) -> str | None:
+        """The revision this agent runs: its supervised process, or its pinned link."""
+        if self.scx.child is not None:
+            return self.scx.child.revision
         pins = self.kernel.pinned()
-        return pins[0] if pins else None
+        return pins[0].name if pins else None
 
     def _object_file(self, revision: RevisionReference) -> Path:
         """The revision's object, from the node's cache if a digest-checked copy is there."""
@@ -241,24 +289,45 @@ class Applier:
         return cached
 
     def _load(self, revision: RevisionReference, obj: Path) -> None:
-        pin = self.kernel.host.pin_root / revision.name
-        seen = self.kernel.register(obj, pin)
-        self.kernel.pin_struct_ops_maps(pin, {CLASS_MAP})
+        binary = _binary_of(obj)
+        if binary:
+            seen = self.scx.start(revision.name, binary, self.kernel.observe)
+        else:
+            pin = self.kernel.host.pin_root / revision.name
+            seen = self.kernel.register(obj, pin)
+            self.kernel.pin_struct_ops_maps(pin, {CLASS_MAP})
         self.memory.loaded_revision = revision
         self.memory.loaded_ops = seen.ops
         self.memory.loaded_at = now()
         self._save()
         log.info("loaded %s (ops %s)", revision.name, seen.ops)
 
-    def _unload(self, pin: Path) -> None:
-        self.kernel.unregister(pin)
+    def _stop(self, name: str) -> None:
+        if self.scx.child is not None and self.scx.child.revision == name:
+            self.scx.stop()
+        # A process has no pin to remove, but this also waits out `disabling`.
+        self.kernel.unregister(self.kernel.host.pin_root / name)
+
+    def _unload(self, name: str) -> None:
+        self._stop(name)
         self.memory.loaded_revision = None
         self.memory.loaded_at = None
         self._save()
-        log.info("unloaded %s", pin.name)
+        log.info("unloaded %s", name)
+
+    def runs_process(self) -> bool:
+        return self.scx.child is not None
 
     def _save(self) -> None:
         self.memory_file.save(self.memory)
+
+
+def _binary_of(obj: Path) -> BinarySource | None:
+    """The scx binary a revision's object names; None for a BPF object (an ELF file)."""
+    with obj.open("rb") as handle:
+        if handle.read(1) != b"{":
+            return None
+    return parse_binary(obj.read_text())
 
 
 def _tail(text: str, lines: int = 20) -> str:

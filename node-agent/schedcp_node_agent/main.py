@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bpftool", default=env("SCHEDCP_BPFTOOL", "bpftool"), help="command, split on spaces")
     p.add_argument("--artifacts-namespace", default=env("SCHEDCP_NAMESPACE", "schedcp-system"))
     p.add_argument("--artifacts-dir", type=Path, default=None, help="read objects from here, not ConfigMaps")
+    p.add_argument("--scx-dir", type=Path, default=Path(env("SCHEDCP_SCX_DIR", "/opt/schedcp/scx")),
+                   help="the scx scheduler binaries, as VERSION/bin/CRATE (env SCHEDCP_SCX_DIR)")
     p.add_argument("--profile-hz", type=float, default=float(env("SCHEDCP_PROFILE_HZ", "1")))
     p.add_argument("--window-seconds", type=int, default=60)
     p.add_argument("--kubepods", default=env("SCHEDCP_KUBEPODS"), help="the kubelet's cgroup root, if not kubepods")
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         bpftool=args.bpftool.split(),
         artifacts_namespace=args.artifacts_namespace,
         artifacts_dir=args.artifacts_dir,
+        scx_dir=args.scx_dir,
         profile_hz=args.profile_hz,
         window_seconds=args.window_seconds,
         kubepods=args.kubepods,

@@ -10,13 +10,13 @@ the copy in the cache must have the pinned digest.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, BinarySource, command_arguments
+from schedcp.artifacts import file_sha256
 from schedcp.provisioning.scx import crate_status
 from schedcp.templates import builtin_scx_templates
 
@@ -99,14 +99,6 @@ def check_object(obj: Path) -> Findings:
     if ".struct_ops.link" not in {name for name, _ in _sections(obj)}:
         found.add("object has no .struct_ops.link section")
     return found
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_binary(binary: BinarySource, tunables: dict[str, int]) -> tuple[Findings, Path | None]:

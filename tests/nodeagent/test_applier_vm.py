@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from schedcp.building import compile_scheduler
-from schedcp.microvm.runner import run_script
 from schedcp.provisioning.kernel import provision_kernel
 from schedcp.templates import builtin_templates
+from tests.nodeagent.vm_scenarios import AGENT, run_scenario
 from tests.verifying.conftest import BAD
 
 pytestmark = pytest.mark.vm
@@ -24,14 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIO = Path(__file__).with_name("vm_applier_scenario.py")
 
 GUEST = """
-mkdir -p /host/tmp/schedcp-vm/objects /host/tmp/schedcp-vm/state
-cp /schedcp/objects/* /host/tmp/schedcp-vm/objects/
-agent() {{
-  in_host sh -c "cd {repo} && PYTHONDONTWRITEBYTECODE=1 {python} {scenario} $1 /tmp/schedcp-vm/objects /tmp/schedcp-vm/state" > /tmp/agent.log 2>&1
-  rc=$?
-  report "{{\\"event\\":\\"exit\\",\\"phase\\":\\"$1\\",\\"rc\\":$rc,\\"log\\":\\"$(tail -n 15 /tmp/agent.log | tr '\\n\\"\\\\' '   ')\\"}}"
-}}
-agent first
+""" + AGENT + """agent first
 agent second
 report "{{\\"event\\":\\"after-restart\\",\\"state\\":\\"$(cat /sys/kernel/sched_ext/state)\\",\\"ops\\":\\"$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)\\"}}"
 agent crash-looping
@@ -54,13 +47,8 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     for name, (source, tunables) in sources.items():
         built = compile_scheduler(source, tunables, kernel.vmlinux_h, work / name)
         files[f"objects/{name}.bpf.o"] = built.path
-    script = GUEST.format(repo=REPO, python=sys.executable, scenario=SCENARIO)
-    result = run_script(script, files, share_host=True, timeout=240, kernel=kernel)
-    print(f"\napplier scenario: one boot, {result.seconds}s ({result.accelerator})")
-    assert result.finished, result.console[-3000:]
-    for exit_report in result.events("exit"):
-        assert exit_report["rc"] == 0, exit_report["log"]
-    return {r["event"]: r for r in result.reports}
+    script = GUEST.format(repo=REPO, python=sys.executable, scenario=SCENARIO, extra="")
+    return run_scenario("applier scenario", script, files, kernel, timeout=240)
 
 
 def test_loads_the_revision_the_spec_names(events) -> None:

@@ -85,7 +85,9 @@ def _candidates(choice: Choice, ranked: list[str]) -> list[tuple[str, dict[str, 
 def plan_offline(ws: Workspace) -> DesignOutcome:
     choice = choose(ws.profile)
     rule = choice.rule
-    # The rule table and its fallbacks are BPF C templates: nodes cannot run binaries yet.
+    # The rule table and its fallbacks are the project's own templates: the scx binaries know
+    # no pod classes, so protecting the policy's pods is not theirs to do; Claude may still
+    # choose one where the profile says it fits.
     ranked = [r.name for r in search_repository(ws, SearchRepository(limit=5)).ranked
               if not ws.repository.get(r.name).spec.source.binary]
     candidates = _candidates(choice, ranked)

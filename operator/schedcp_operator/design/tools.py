@@ -160,7 +160,8 @@ class PlanDecision(BaseModel):
 
 
 class ProposeConfiguration(BaseModel):
-    """Choose a repository template and tunables (each within its declared range)."""
+    """Choose a repository template and tunables (each within its declared range). For a
+    scheduler binary the tunables are its command-line flags, and nothing else is passed."""
 
     template: Annotated[str, Field(min_length=1, max_length=253)]
     tunables: Annotated[dict[str, int], Field(max_length=32)] = {}
@@ -278,9 +279,6 @@ def _checked_tunables(ws: Workspace, template: str, tunables: dict[str, int]) ->
 
 
 def propose_configuration(ws: Workspace, args: ProposeConfiguration) -> CandidateView:
-    if _entry(ws, args.template).spec.source.binary:
-        # Until node agents run binaries, a verified binary could not be rolled out.
-        raise ToolError(f"{args.template} is a scheduler binary, which nodes cannot run yet; choose another template")
     tunables = _checked_tunables(ws, args.template, args.tunables)
     ws.candidate = Candidate(origin=Origin.CONFIGURED, template=args.template, tunables=tunables,
                              source=_entry(ws, args.template).spec.configured(tunables).text())

@@ -204,8 +204,10 @@ done
 # -- images and chart --------------------------------------------------------------------
 
 log "building $operator_image and $agent_image (context: the repository root)"
-"$engine" build -f operator/Dockerfile -t "$operator_image" .
-"$engine" build -f node-agent/Dockerfile -t "$agent_image" .
+# The scx binaries the repository pins, as `schedcp dev prepare --scx` built them.
+scx_cache=${SCHEDCP_SCX_CACHE:-$HOME/.cache/schedcp/scx}
+"$engine" build -f operator/Dockerfile --build-context scx="$scx_cache" -t "$operator_image" .
+"$engine" build -f node-agent/Dockerfile --build-context scx="$scx_cache" -t "$agent_image" .
 
 log "loading the images into the nodes"
 for image in "$operator_image" "$agent_image"; do
