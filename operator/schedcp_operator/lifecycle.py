@@ -72,6 +72,7 @@ _WRITTEN = (NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
 # Bad Request, Request Entity Too Large, Invalid (also an admission policy's denial).
 _PERMANENT_REFUSALS = (400, 413, 422)
 _ROLLING = (Phase.CANARY, Phase.ROLLING_OUT, Phase.ACTIVE)
+_NODE_MESSAGE_MAX = next(m.max_length for m in NodeRollout.model_fields["message"].metadata if hasattr(m, "max_length"))
 
 
 def _touched(entry: NodeRollout) -> bool:
@@ -557,18 +558,24 @@ def _back_on(node: NodeReport, previous: RevisionReference | None) -> bool:
     return active is None or active.state in ("disabled", "unsupported")
 
 
+def _node_message(text: str) -> str:
+    """An agent's words cut to what the status schema holds: a status the API server
+    refuses would be refused on every step, and the breaker's verdict never written."""
+    return text if len(text) <= _NODE_MESSAGE_MAX else text[: _NODE_MESSAGE_MAX - 1] + "…"
+
+
 def _observe(entry: NodeRollout, node: NodeReport, revision: RevisionReference, timeout_seconds: int) -> None:
     since = entry.since or now()
     ejection = node.status.last_ejection
     if ejection and ejection.revision == revision.name and ejection.time >= since - timedelta(seconds=1):
-        entry.phase, entry.message = NodePhase.FAILED, f"SchedulerEjected: {ejection.reason}"
+        entry.phase, entry.message = NodePhase.FAILED, _node_message(f"SchedulerEjected: {ejection.reason}")
     elif runs(node, revision):
         if entry.phase != NodePhase.ACTIVE:
             entry.phase, entry.since = NodePhase.ACTIVE, now()
     elif entry.phase == NodePhase.APPLIED and (now() - since).total_seconds() > timeout_seconds:
         ready = next((c for c in node.status.conditions if c.type == "Ready"), None)
         said = f" (agent: {ready.reason}: {ready.message})" if ready else " (no report from its agent)"
-        entry.phase, entry.message = NodePhase.FAILED, f"ActivationStalled: not active after {timeout_seconds}s{said}"
+        entry.phase, entry.message = NodePhase.FAILED, _node_message(f"ActivationStalled: not active after {timeout_seconds}s{said}")
 
 
 def _selection_problem(workload: Workload, spec: SchedulerPolicySpec, namespace: str) -> tuple[str, str] | None:

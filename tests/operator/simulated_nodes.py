@@ -47,6 +47,7 @@ BATCH = SchedulingMetrics(cpu_cores=0.9, run_delay_p50_micros=1500, run_delay_p9
 class Behaviour:
     on_load: Literal["load", "eject", "stall"] = "load"
     effect: Literal["better", "worse"] = "better"
+    ejection_reason: str = "runnable task stall (watchdog)"
 
 
 def _under(metrics: SchedulingMetrics, loaded: bool, effect: str) -> SchedulingMetrics:
@@ -108,7 +109,7 @@ class SimulatedNode:
             self.loads.append(desired.name if desired else "-")
         elif self.behaviour.on_load == "eject":
             self.loaded = None
-            self.ejection = Ejection(reason="runnable task stall (watchdog)", revision=desired.name, time=now())
+            self.ejection = Ejection(reason=self.behaviour.ejection_reason, revision=desired.name, time=now())
 
     def _status(self) -> NodeSchedulerStateStatus:
         pods = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.name}").items

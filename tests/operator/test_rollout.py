@@ -160,6 +160,8 @@ def test_recommend_mode_waits_for_approval_then_rolls_out(scene, operator) -> No
 @pytest.mark.parametrize(("behaviour", "reason"), [
     (Behaviour(effect="worse"), "CanaryRegressed"),
     (Behaviour(on_load="eject"), "SchedulerEjected"),
+    # The agent may say up to 1024 characters of why; the operator's node entry holds as much.
+    (Behaviour(on_load="eject", ejection_reason="stall " * 170 + "end"), "SchedulerEjected"),
     (Behaviour(on_load="stall"), "ActivationStalled"),
 ])
 def test_a_bad_canary_is_rolled_back_and_the_rollout_stops(scene, operator, behaviour, reason) -> None:
