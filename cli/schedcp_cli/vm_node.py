@@ -4,7 +4,9 @@ The guest mounts the host's tree read-only (so it runs this checkout's virtualen
 a network that reaches only the API server (QEMU user networking, restrict=on, one
 guestfwd to the apiserver's loopback port), and runs `schedcp-node-agent` with the
 guest's trixie bpftool against its own kernel. The agent's logs go to the VM's serial
-console, which lands in a file on the host.
+console, which lands in a file on the host. It runs scx scheduler binaries from the host's
+build cache; the agent's root (the host tree) gets the guest kernel's config in /boot,
+where libbpf reads it, and a writable /run, where scx schedulers put their stats socket.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from urllib.parse import urlparse
 
 from schedcp.microvm.accel import Timing
 from schedcp.microvm.runner import GUEST_FORWARD_ADDRESS, Forward, RunningVm, VmOptions
+from schedcp.provisioning.kernel import provision_kernel
+from schedcp.provisioning.scx import scx_root
 
 API_GUEST_PORT = 6443
 # A pod's processes go where a cgroupfs-driver kubelet would put a Burstable pod's, with
@@ -41,9 +45,13 @@ start_pod() {
   sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@" 2>/dev/null | pod_output "$uid" &
 }
 """
+SCX_ROOT = """mount -t tmpfs boot /host/boot && cp /schedcp/kernel-config "/host/boot/config-$(uname -r)"
+mount -t tmpfs run /host/run
+"""
 AGENT = """in_host env NODE_NAME={node} PYTHONDONTWRITEBYTECODE=1 {python} -m schedcp_node_agent \\
   --kubeconfig {kubeconfig} --state-dir /tmp/schedcp-vm/{node} --bpftool "$GUEST_BPFTOOL" \\
-  --artifacts-namespace {namespace} --metrics-port 0 --status-interval {status_interval} {extra} > /dev/ttyS0 2>&1"""
+  --scx-dir {scx_dir} --artifacts-namespace {namespace} --metrics-port 0 --status-interval {status_interval} \\
+  {extra} > /dev/ttyS0 2>&1"""
 LAST_AGENT = """report '{{"event":"agent-starting"}}'
 {agent}
 report "{{\\"event\\":\\"agent-exited\\",\\"rc\\":$?}}"
@@ -83,16 +91,16 @@ class VmNode:
 
         def agent(name: str) -> str:
             return AGENT.format(node=name, python=sys.executable, kubeconfig=kubeconfig, namespace=namespace,
-                                status_interval=status_interval, extra=extra_args)
+                                status_interval=status_interval, extra=extra_args, scx_dir=scx_root().parent)
 
         others = "".join(f"{agent(name)} &\n" for name in sharing)
-        script = pod_lines(pods or {}) + others + LAST_AGENT.format(agent=agent(node))
+        script = SCX_ROOT + pod_lines(pods or {}) + others + LAST_AGENT.format(agent=agent(node))
         port = urlparse(server).port
         assert port, f"no port in {server}"
         options = VmOptions(share_host=True, memory_mb=1536, forward=Forward(guest_port=API_GUEST_PORT, host_port=port),
                             timing=timing)
         self.node = node
-        self.vm = RunningVm(script, {}, options, workdir / f"{node}.console.log")
+        self.vm = RunningVm(script, {"kernel-config": provision_kernel().config}, options, workdir / f"{node}.console.log")
 
     def stop(self) -> None:
         self.vm.stop()
