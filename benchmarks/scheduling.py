@@ -12,7 +12,7 @@ a difference counts only when the rounds' ranges do not overlap.
 
 One boot runs, round after round, after one warm-up round whose numbers are dropped
 (the first round after boot is an outlier), the kernel's own scheduler (EEVDF), each built-in
-template with its default tunables, the design loop's choice for each workload, and
+template with its default tunables, every candidate the design loop would try, and
 the scx schedulers that could be built on this host, over four workloads:
 
 - mixed: latency workers (wakeup_latency, no hogs of its own) in one cgroup next to
@@ -28,10 +28,12 @@ the scx schedulers that could be built on this host, over four workloads:
 - batches: SchedCP's long-tail batch shape, batches of twelve short jobs and one long
   one run one after another: the total makespan.
 
-The design loop's choice is the offline planner's `choose()` on the Workload Profile
-that tier-1 profiling reports for each workload (PROFILES, traits derived by the
-operator's own `derive_traits`). The scripted-Claude path of the tests makes the same
-choice, so it is not run twice. Each cell is the median of the repeats with its spread
+The design loop's row is where it ends on each workload: the offline planner's
+candidates (its rule's choice on the Workload Profile that tier-1 profiling reports,
+PROFILES, traits derived by the operator's own `derive_traits`, then the repository's
+ranking), each judged in turn by the performance gate's rule on this boot's numbers, and
+EEVDF kept when none is better (NoImprovement). The scripted-Claude path of the tests
+makes the same choice, so it is not run twice. Each cell is the median of the repeats with its spread
 (min–max) and the median's ratio to EEVDF's. Results: stdout,
 benchmarks/results/scheduling.md and scheduling.png.
 """
@@ -133,7 +135,7 @@ class Scheduler:
         return f"{self.guest_label} {self.kind} {self.arg} {int(self.classes)}\n"
 
 
-# -- the design loop's choices ------------------------------------------------------------
+# -- the design loop's candidates ------------------------------------------------------------
 
 def profiles() -> dict[str, Any]:
     """What tier-1 profiling reports for each workload, reduced as the operator reduces it."""
@@ -174,10 +176,23 @@ def profiles() -> dict[str, Any]:
     return result
 
 
-def design_choices() -> dict[str, Any]:
-    from schedcp_operator.design.offline import choose
+@dataclass(frozen=True)
+class Plan:
+    """The offline planner's candidates for one workload, in the order the design loop tries them."""
 
-    return {name: choose(profile) for name, profile in profiles().items()}
+    choice: Any  # offline.Choice: the rule's pick and why
+    candidates: list[tuple[str, dict[str, int]]]
+
+    def labels(self) -> list[str]:
+        return [config_label(template, tunables) for template, tunables in self.candidates]
+
+
+def design_plans() -> dict[str, Plan]:
+    from schedcp_operator.design.offline import candidates
+    from schedcp_operator.design.repository import Repository
+
+    repository = Repository.from_builtins()
+    return {name: Plan(*candidates(profile, repository)) for name, profile in profiles().items()}
 
 
 def config_label(template: str, tunables: dict[str, int]) -> str:
@@ -194,16 +209,16 @@ def parse_config(text: str) -> tuple[str, dict[str, int]]:
 
 
 def prepare(workdir: Path, only: set[str] | None, scx: bool, extra: list[tuple[str, dict[str, int]]]
-            ) -> tuple[list[Scheduler], dict[str, Any], dict[str, Path]]:
+            ) -> tuple[list[Scheduler], dict[str, Plan], dict[str, Path]]:
     from schedcp.building import compile_scheduler
     from schedcp.provisioning.kernel import provision_kernel
     from schedcp.templates import builtin_templates
 
     templates = builtin_templates()
     vmlinux_h = provision_kernel().vmlinux_h
-    choices = design_choices()
+    plans = design_plans()
     configs = [(name, {}) for name in templates]
-    configs += [(c.template, dict(c.tunables)) for c in choices.values()] + extra
+    configs += [candidate for plan in plans.values() for candidate in plan.candidates] + extra
     schedulers = [Scheduler(BASELINE, "eevdf")]
     objects: dict[str, Path] = {}
     for template, tunables in configs:
@@ -224,40 +239,39 @@ def prepare(workdir: Path, only: set[str] | None, scx: bool, extra: list[tuple[s
             schedulers.append(Scheduler(crate, "scx", str(status.binary)))
         else:
             schedulers.append(Scheduler(crate, "none", note="could not run: " + (status.message if scx else "--no-scx")))
-    return schedulers, choices, objects
+    return schedulers, plans, objects
 
 
 # -- the run ----------------------------------------------------------------------------------
 
-def params(repeats: int, seconds: float) -> str:
+def params(repeats: int, seconds: float, workloads: tuple[str, ...]) -> str:
     values = {"REPEATS": repeats + WARM_UP_ROUNDS, "MS": int(seconds * 1000), "MID": round(min(0.5, seconds / 3), 2),
-              "TO": int(seconds * 6 + 20), "WORKLOADS": "'" + " ".join(WORKLOADS) + "'", **SHAPE}
+              "TO": int(seconds * 6 + 20), "WORKLOADS": "'" + " ".join(workloads) + "'", **SHAPE}
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
-def vm_timeout(runnable: list[Scheduler], repeats: int, seconds: float) -> float:
+def vm_timeout(runnable: list[Scheduler], repeats: int, seconds: float, workloads: tuple[str, ...]) -> float:
     # Boot, calibration, then per load: the load itself and four workloads of a few
     # seconds each under TCG (the long tail runs about 1.5x --seconds).
-    return 90 + (repeats + WARM_UP_ROUNDS) * len(runnable) * (15 + len(WORKLOADS) * (seconds * 1.5 + 4))
+    return 90 + (repeats + WARM_UP_ROUNDS) * len(runnable) * (15 + len(workloads) * (seconds * 1.5 + 4))
 
 
-def run_vm(schedulers: list[Scheduler], objects: dict[str, Path], repeats: int, seconds: float, workdir: Path,
-           timing: Timing):
+def run_vm(schedulers: list[Scheduler], objects: dict[str, Path], args: argparse.Namespace, workdir: Path):
     from schedcp.building import workload_binaries
     from schedcp.microvm.runner import run_script
     from schedcp.provisioning.kernel import provision_kernel
 
     runnable = [s for s in schedulers if s.kind in ("eevdf", "bpf", "scx")]
-    (workdir / "params.sh").write_text(params(repeats, seconds))
+    (workdir / "params.sh").write_text(params(args.repeats, args.seconds, args.workloads))
     (workdir / "schedulers.txt").write_text("".join(s.line() for s in runnable))
     files = {"params.sh": workdir / "params.sh", "schedulers.txt": workdir / "schedulers.txt", **objects}
     files |= {f"bin/{name}": path for name, path in workload_binaries().items()}
     share_host = any(s.kind == "scx" for s in runnable)
     if share_host:
         files |= scx_guest_files(provision_kernel())
-    timeout = vm_timeout(runnable, repeats, seconds)
-    return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, cpus=VM_CPUS[timing], memory_mb=1024,
-                      share_host=share_host, timing=timing)
+    timeout = vm_timeout(runnable, args.repeats, args.seconds, args.workloads)
+    return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, cpus=VM_CPUS[args.mode], memory_mb=1024,
+                      share_host=share_host, timing=args.mode)
 
 
 # -- the results -------------------------------------------------------------------------------
@@ -331,8 +345,56 @@ def cell(summary: Summary | None, baseline: Summary | None, measure: Measure, wi
     return f"{text} {format_ratio(ratio(summary, baseline))}{mark}{flip}"
 
 
-def choice_label(choice: Any) -> str:
-    return config_label(choice.template, dict(choice.tunables))
+# A latency objective's guard on the others' work, as the gate applies it (maxBatchLossPercent's default).
+BATCH_GUARD = {"mixed": ("batch", 0.10)}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where the design loop ends on one workload: the candidate the gate passed, EEVDF kept, or unknown."""
+
+    label: str | None  # None: a candidate the loop reached was not measured
+    story: str
+
+
+def objective_of(workload: str) -> Measure:
+    return next(m for m in MEASURES if m.workload == workload and m.objective)
+
+
+def gate_passes(workload: str, own: dict[str, Summary | None], base: dict[str, Summary | None]) -> Difference | str:
+    """The gate's rule on this boot's numbers: better than EEVDF beyond the spread, the guard kept."""
+    measure = objective_of(workload)
+    verdict = difference(own.get(measure.key), base.get(measure.key), measure.lower_is_better)
+    key, loss = BATCH_GUARD.get(workload, (None, 0.0))
+    kept = ratio(own.get(key), base.get(key)) if key else None
+    if verdict == Difference.BETTER and kept is not None and kept < 1 - loss:
+        return f"{key} {format_ratio(kept)}"
+    return verdict
+
+
+def design_outcomes(results: Results, plans: dict[str, Plan]) -> dict[str, Outcome]:
+    """The offline planner's candidates in order, each judged by the gate's rule on the workload itself.
+
+    The real gate replays the policy's profile; here the workload's own numbers from the
+    same boot stand in for that replay. Nothing better than EEVDF: the kernel default is kept.
+    """
+    base = results.get(BASELINE, {})
+    outcomes = {}
+    for workload, plan in plans.items():
+        refused: list[str] = []
+        outcome = Outcome(BASELINE, "NoImprovement, the kernel default kept")
+        for label in plan.labels():
+            verdict = gate_passes(workload, results.get(label, {}), base)
+            if verdict is None:
+                outcome = Outcome(None, f"{label} not measured")
+                break
+            if verdict == Difference.BETTER:
+                outcome = Outcome(label, f"{label} ({plan.choice.rule})" if not refused else label)
+                break
+            refused.append(f"{label} {verdict}")
+        outcomes[workload] = Outcome(outcome.label, "; ".join(
+            [*(f"gate refused {r}" for r in refused), outcome.story]))
+    return outcomes
 
 
 def verdicts(results: Results) -> dict[tuple[str, str], str]:
@@ -342,7 +404,7 @@ def verdicts(results: Results) -> dict[tuple[str, str], str]:
             if (verdict := difference(per.get(m.key), base.get(m.key), m.lower_is_better)) is not None}
 
 
-def table(schedulers: list[Scheduler], results: Results, choices: dict[str, Any], notes: dict[str, str],
+def table(schedulers: list[Scheduler], results: Results, outcomes: dict[str, Outcome], notes: dict[str, str],
           reference: dict[tuple[str, str], str] | None = None) -> str:
     base = results.get(BASELINE, {})
     mine = verdicts(results)
@@ -361,11 +423,12 @@ def table(schedulers: list[Scheduler], results: Results, choices: dict[str, Any]
         if not own and not notes.get(s.label):
             notes[s.label] = "no valid run (see the VM's reports)"
         rows.append(row + [notes.get(s.label, "")])
-    design = ["design loop (offline planner; scripted Claude makes the same choice)"]
+    design = ["design loop (offline planner and gate; scripted Claude makes the same choice)"]
     for m in MEASURES:
-        label = choice_label(choices[m.workload])
-        design.append(f"{label}: {cell(results.get(label, {}).get(m.key), base.get(m.key), m, flip=flip(label, m.key))}")
-    rows.append(design + ["choices: " + "; ".join(f"{w} → {choice_label(c)} ({c.rule})" for w, c in choices.items())])
+        label = outcomes[m.workload].label
+        design.append("–" if label is None else
+                      f"{label}: {cell(results.get(label, {}).get(m.key), base.get(m.key), m, flip=flip(label, m.key))}")
+    rows.append(design + ["; ".join(f"{w} → {o.story}" for w, o in outcomes.items())])
     return markdown_table(headers, rows)
 
 
@@ -379,13 +442,14 @@ def best_scx(results: Results, measure: Measure) -> tuple[str, Summary] | None:
     return pick(ran, key=lambda item: item[1].median)
 
 
-def targets(results: Results, choices: dict[str, Any]) -> str:
-    """DESIGN.md's scheduling targets for the design loop's choices, the spread taken into account."""
+def targets(results: Results, outcomes: dict[str, Outcome]) -> str:
+    """DESIGN.md's scheduling targets for where the design loop ends, the spread taken into account."""
     base = results.get(BASELINE, {})
 
     def mine(key: str) -> tuple[Measure, Summary | None]:
         measure = next(m for m in MEASURES if m.key == key)
-        return measure, results.get(choice_label(choices[measure.workload]), {}).get(key)
+        label = outcomes[measure.workload].label
+        return measure, None if label is None else results.get(label, {}).get(key)
 
     def verdict(ok: bool | None) -> str:
         return "not measured" if ok is None else ("met" if ok else "NOT met")
@@ -474,29 +538,44 @@ def main() -> None:
     parser.add_argument("--no-scx", action="store_true", help="leave the scx schedulers out even if built")
     parser.add_argument("--config", action="append", default=[], type=parse_config, metavar="TEMPLATE:NAME=VALUE,...",
                         help="also measure a template with these tunables (repeatable)")
+    parser.add_argument("--workloads", type=workload_list, default=WORKLOADS,
+                        help=f"comma-separated workloads to run (default all: {','.join(WORKLOADS)})")
     args = parser.parse_args()
+    # A partial run must not overwrite the committed full table.
+    partial = "-partial" if args.only or args.workloads != WORKLOADS or args.no_scx else ""
     only = {x.strip() for x in args.only.split(",") if x.strip()} or None
     with tempfile.TemporaryDirectory(prefix="schedcp-bench-") as tmp:
         workdir = Path(tmp)
-        schedulers, choices, objects = prepare(workdir, only, not args.no_scx, args.config)
+        schedulers, plans, objects = prepare(workdir, only, not args.no_scx, args.config)
         started = time.monotonic()
-        vm = run_vm(schedulers, objects, args.repeats, args.seconds, workdir, args.mode)
+        vm = run_vm(schedulers, objects, args, workdir)
     if vm.timed_out or not vm.finished:
         print(f"warning: the VM {'timed out' if vm.timed_out else 'did not finish'} after {time.monotonic() - started:.0f} s; "
               "partial results follow\n" + vm.console[-3000:])
     calibration = next(iter(vm.events("calibration")), {})
     results = collect(vm.reports, schedulers)
+    outcomes = design_outcomes(results, plans)
     notes = failures(vm.reports, schedulers)
     reference = None
     if args.mode == Timing.PARALLEL and (RESULTS_DIR / VERDICTS[Timing.DETERMINISTIC]).exists():
         reference = load_verdicts(RESULTS_DIR / VERDICTS[Timing.DETERMINISTIC])
-    text = "\n\n".join([header(vm, args, calibration), table(schedulers, results, choices, notes, reference),
-                        targets(results, choices)])
+    text = "\n\n".join([header(vm, args, calibration), table(schedulers, results, outcomes, notes, reference),
+                        targets(results, outcomes)])
     print(text)
-    path = write_result(f"scheduling-{args.mode}.md", text)
-    write_result(VERDICTS[args.mode], json.dumps([[*key, value] for key, value in verdicts(results).items()], indent=0))
-    png = figure(schedulers, results, RESULTS_DIR / f"scheduling-{args.mode}.png")
+    path = write_result(f"scheduling-{args.mode}{partial}.md", text)
+    if not partial:
+        write_result(VERDICTS[args.mode], json.dumps([[*key, value] for key, value in verdicts(results).items()],
+                                                     indent=0))
+    png = figure(schedulers, results, RESULTS_DIR / f"scheduling-{args.mode}{partial}.png")
     print(f"\nwritten: {path}" + (f", {png}" if png else ""))
+
+
+def workload_list(text: str) -> tuple[str, ...]:
+    chosen = tuple(w.strip() for w in text.split(",") if w.strip())
+    unknown = set(chosen) - set(WORKLOADS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown workloads {sorted(unknown)}; known: {', '.join(WORKLOADS)}")
+    return chosen
 
 
 def load_verdicts(path: Path) -> dict[tuple[str, str], str]:

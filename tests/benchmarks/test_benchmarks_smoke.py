@@ -89,11 +89,32 @@ def test_latency_without_samples_is_missing_and_noted_as_starved() -> None:
     assert "starved" in notes["fifo"]
 
 
-def test_the_design_loop_choices_follow_the_offline_rules() -> None:
-    choices = scheduling.design_choices()
-    assert choices["mixed"].template == "latency-class"
-    assert (choices["longtail"].template, dict(choices["longtail"].tunables)) == ("batch", {"longest_first": 1})
-    assert choices["pingpong"].template == "interactive"
+def test_the_design_loop_tries_the_offline_rules_choice_first() -> None:
+    plans = scheduling.design_plans()
+    assert plans["mixed"].labels()[0] == "latency-class"
+    assert plans["longtail"].labels()[0] == "batch[longest_first=1]"
+    assert plans["pingpong"].labels()[0] == "interactive"
+    assert all(1 <= len(plan.candidates) <= 3 and len(set(plan.labels())) == len(plan.candidates)
+               for plan in plans.values())
+
+
+def test_the_gate_refuses_a_worse_choice_and_takes_the_next_or_keeps_eevdf() -> None:
+    one = lambda v: Summary(v, v, v, 1)  # noqa: E731
+    plans = {"schbench": scheduling.Plan(None, [("latency-class", {}), ("vtime", {})]),
+             "pingpong": scheduling.Plan(None, [("interactive", {}), ("vtime", {})]),
+             "mixed": scheduling.Plan(None, [("fifo", {}), ("latency-class", {})])}
+    results = {BASELINE: {"schbench": one(2000), "pingpong": one(100), "p99": one(4000), "batch": one(1000)},
+               "latency-class": {"schbench": one(5000), "p99": one(1000), "batch": one(950)},
+               "vtime": {"schbench": one(1900)},
+               "interactive": {"pingpong": one(99)},
+               "fifo": {"p99": one(500), "batch": one(800)}}
+    outcomes = scheduling.design_outcomes(results, plans)
+    assert outcomes["schbench"].label == "vtime" and "gate refused latency-class worse" in outcomes["schbench"].story
+    assert outcomes["pingpong"].label is None, "vtime was not measured: where the loop ends is unknown"
+    assert outcomes["mixed"].label == "latency-class", "fifo starves the batch beyond the guard"
+    assert "fifo batch 0.80x" in outcomes["mixed"].story
+    results["vtime"]["pingpong"] = one(100)
+    assert scheduling.design_outcomes(results, plans)["pingpong"].label == BASELINE
 
 
 def test_a_difference_counts_only_when_the_ranges_do_not_overlap() -> None:
@@ -112,31 +133,33 @@ def test_a_cell_marks_the_verdict_and_a_flip_against_the_other_mode() -> None:
     results = {BASELINE: {"p99": base}, "fifo": {"p99": fast}}
     reference = {("fifo", "p99"): str(Difference.WITHIN_SPREAD)}
     text = scheduling.table([Scheduler(BASELINE, "eevdf"), Scheduler("fifo", "bpf")], results,
-                            scheduling.design_choices(), {}, reference)
+                            scheduling.design_outcomes(results, scheduling.design_plans()), {}, reference)
     assert "0.50x+ ⚑" in text
     assert scheduling.verdicts(results) == {("fifo", "p99"): "better", (BASELINE, "p99"): "within the spread"}
 
 
-def test_targets_are_judged_on_the_design_loops_choices() -> None:
-    choices = scheduling.design_choices()
+def test_targets_are_judged_on_where_the_design_loop_ends() -> None:
     one = lambda v: Summary(v, v, v, 1)  # noqa: E731
+    outcomes = {w: scheduling.Outcome(None, "") for w in scheduling.WORKLOADS}
+    outcomes |= {"mixed": scheduling.Outcome("latency-class", ""), "longtail": scheduling.Outcome("batch", ""),
+                 "pingpong": scheduling.Outcome("interactive", "")}
     results = {
-        BASELINE: {"p50": one(100), "p99": one(4000), "batch": one(1000), "makespan": one(1000), "parallel": one(100),
-                   "pingpong": one(100)},
+        BASELINE: {"p50": one(100), "p99": one(4000), "batch": one(1000), "makespan": one(1000), "pingpong": one(100)},
         "latency-class": {"p50": one(50), "p99": one(1000), "batch": one(950)},
-        "batch[longest_first=1]": {"makespan": one(700)},
-        "vtime": {"parallel": one(99)},
+        "batch": {"makespan": one(700)},
         "interactive": {"pingpong": one(80)},
     }
-    verdicts = [line.split("|")[-2].strip() for line in scheduling.targets(results, choices).splitlines()[2:]]
+    verdicts = [line.split("|")[-2].strip() for line in scheduling.targets(results, outcomes).splitlines()[2:]]
     assert verdicts == ["met", "met", "met", "NOT met", "not measured"], "ping-pong is 20% worse than EEVDF"
 
 
 def test_the_design_loop_must_match_the_best_scx_scheduler_beyond_the_spread() -> None:
-    choices = scheduling.design_choices()
+    outcomes = {w: scheduling.Outcome(None, "") for w in scheduling.WORKLOADS}
+    outcomes |= {"mixed": scheduling.Outcome("latency-class", ""),
+                 "longtail": scheduling.Outcome("batch[longest_first=1]", "")}
     base = {"p99": Summary(4000, 3900, 4100, 3), "makespan": Summary(1000, 990, 1010, 3)}
     results = {BASELINE: base, "latency-class": {"p99": Summary(1000, 950, 1050, 3)},
                "batch[longest_first=1]": {"makespan": Summary(800, 790, 810, 3)},
                "scx_bpfland": {"p99": Summary(1020, 900, 1100, 3), "makespan": Summary(600, 590, 610, 3)}}
-    row = scheduling.targets(results, choices).splitlines()[-1]
+    row = scheduling.targets(results, outcomes).splitlines()[-1]
     assert "makespan (by scx_bpfland)" in row and "p99" not in row and row.endswith("NOT met |")

@@ -30,6 +30,7 @@ from schedcp.api.v1alpha1.policy import ObjectiveKind
 
 from schedcp_operator.design.claude import DesignError, NoImprovement
 from schedcp_operator.design.profile import Trait, WorkloadProfile
+from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.tools import (
     Action,
     DesignOutcome,
@@ -37,13 +38,11 @@ from schedcp_operator.design.tools import (
     PlanDecision,
     ProposeConfiguration,
     RunVerifier,
-    SearchRepository,
     Workspace,
     decide_plan,
     finish,
     propose_configuration,
     run_verifier,
-    search_repository,
 )
 
 FAIR = "vtime"
@@ -74,24 +73,26 @@ def choose(profile: WorkloadProfile) -> Choice:
     return Choice(FAIR, {}, "no specific pattern: weighted fair sharing")
 
 
-def _candidates(choice: Choice, ranked: list[str]) -> list[tuple[str, dict[str, int]]]:
-    """The choice, then the repository's ranking, then fair sharing; each template once."""
+def candidates(profile: WorkloadProfile, repository: Repository) -> tuple[Choice, list[tuple[str, dict[str, int]]]]:
+    """The rule's choice, then the repository's ranking, then fair sharing; each template once.
+
+    The rule table and its fallbacks are the project's own templates: the scx binaries know
+    no pod classes, so protecting the policy's pods is not theirs to do; Claude may still
+    choose one where the profile says it fits.
+    """
+    choice = choose(profile)
+    ranked = [r.name for r in repository.search(profile, "", 5) if not repository.get(r.name).spec.source.binary]
     unique: dict[str, dict[str, int]] = {}
     for template, tunables in [(choice.template, choice.tunables), *((name, {}) for name in ranked), (FAIR, {})]:
         unique.setdefault(template, tunables)
-    return list(unique.items())[:MAX_CANDIDATES]
+    return choice, list(unique.items())[:MAX_CANDIDATES]
 
 
 def plan_offline(ws: Workspace) -> DesignOutcome:
-    choice = choose(ws.profile)
+    choice, tried = candidates(ws.profile, ws.repository)
+    ranked = [r.name for r in ws.repository.search(ws.profile, "", 5)]
     rule = choice.rule
-    # The rule table and its fallbacks are the project's own templates: the scx binaries know
-    # no pod classes, so protecting the policy's pods is not theirs to do; Claude may still
-    # choose one where the profile says it fits.
-    ranked = [r.name for r in search_repository(ws, SearchRepository(limit=5)).ranked
-              if not ws.repository.get(r.name).spec.source.binary]
-    candidates = _candidates(choice, ranked)
-    for attempt, tunables in candidates:
+    for attempt, tunables in tried:
         decide_plan(ws, PlanDecision(action=Action.CONFIGURE, template=attempt, reason=rule))
         propose_configuration(ws, ProposeConfiguration(template=attempt, tunables=tunables))
         report = run_verifier(ws, RunVerifier())
@@ -105,5 +106,5 @@ def plan_offline(ws: Workspace) -> DesignOutcome:
         raise NoImprovement(ws.tried)
     failed = next((st for st in ws.report.stages if st.result == "Failed"), None) if ws.report else None
     why = f": {failed.name}: {failed.message}" if failed else ""
-    tried = ", ".join(template for template, _ in candidates)
-    raise DesignError(f"offline planner: none of {tried} passed verification{why}"[:2000])
+    names = ", ".join(template for template, _ in tried)
+    raise DesignError(f"offline planner: none of {names} passed verification{why}"[:2000])
