@@ -27,7 +27,6 @@ from pathlib import Path
 from kubernetes import client
 
 from benchmarks.reporting import markdown_table, write_result
-
 from schedcp.api.v1alpha1.base import GROUP, VERSION
 from schedcp.api.v1alpha1.nodestate import Profiling
 from schedcp_cli.components import ComponentProcess, wait_until

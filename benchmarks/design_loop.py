@@ -29,11 +29,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 from benchmarks.reporting import markdown_table, write_result
 
@@ -120,7 +120,7 @@ def prewarm(directory: Path) -> tuple[float, set[str]]:
     seconds = time.monotonic() - started
     directory.mkdir(parents=True, exist_ok=True)
     keys = set()
-    for (_, source, tunables), report in zip(missing, reports):
+    for (_, source, tunables), report in zip(missing, reports, strict=True):
         key = report_key(source, tunables, True, release)
         keys.add(key)
         # As the cache does: a pass is deterministic; a VM that timed out says nothing.

@@ -47,12 +47,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from schedcp.microvm.accel import Timing
-from schedcp.provisioning.scx import scx_guest_files, scx_status
 
 from benchmarks.reporting import (
     RESULTS_DIR,
@@ -66,6 +63,8 @@ from benchmarks.reporting import (
     summarize,
     write_result,
 )
+from schedcp.microvm.accel import Timing
+from schedcp.provisioning.scx import scx_guest_files, scx_status
 
 GUEST_SCRIPT = Path(__file__).with_name("scheduling_guest.sh")
 WORKLOADS = ("mixed", "longtail", "parallel", "pingpong", "schbench", "build", "batches")
@@ -422,13 +421,13 @@ def table(schedulers: list[Scheduler], results: Results, outcomes: dict[str, Out
                           for m in MEASURES)]
         if not own and not notes.get(s.label):
             notes[s.label] = "no valid run (see the VM's reports)"
-        rows.append(row + [notes.get(s.label, "")])
+        rows.append([*row, notes.get(s.label, "")])
     design = ["design loop (offline planner and gate; scripted Claude makes the same choice)"]
     for m in MEASURES:
         label = outcomes[m.workload].label
         design.append("–" if label is None else
                       f"{label}: {cell(results.get(label, {}).get(m.key), base.get(m.key), m, flip=flip(label, m.key))}")
-    rows.append(design + ["; ".join(f"{w} → {o.story}" for w, o in outcomes.items())])
+    rows.append([*design, "; ".join(f"{w} → {o.story}" for w, o in outcomes.items())])
     return markdown_table(headers, rows)
 
 
@@ -517,7 +516,7 @@ def header(vm: Any, args: argparse.Namespace, calibration: dict[str, Any]) -> st
             + ("guest time counted in instructions (`-icount shift=2,sleep=off`), host load does not enter the numbers"
                if vm.timing == Timing.DETERMINISTIC and vm.accelerator == "tcg" else "real time"))
     command = "python -m benchmarks.scheduling " + " ".join(sys.argv[1:])
-    return (f"`{command.strip()}` — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {vm.accelerator.upper()}, {mode}.\n\n"
+    return (f"`{command.strip()}` — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {vm.accelerator.upper()}, {mode}.\n\n"
             f"Scheduling outcome vs EEVDF: {args.repeats} measured round(s) of {args.seconds:g} s runs (after "
             f"{WARM_UP_ROUNDS} warm-up round, dropped) in one micro-VM boot ({vm.seconds:.0f} s in all). Cells: median "
             f"(min–max over the rounds), the median's ratio to EEVDF, and + better / − worse / = within the spread "

@@ -16,8 +16,7 @@ from typing import Annotated
 import yaml
 from pydantic import Field
 
-from schedcp.api.v1alpha1.base import ApiModel
-from schedcp.api.v1alpha1.base import SHA256_HEX
+from schedcp.api.v1alpha1.base import SHA256_HEX, ApiModel
 from schedcp.api.v1alpha1.template import (
     BinarySource,
     Readiness,

@@ -4,6 +4,7 @@ session's API server, which every other test shares."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from pathlib import Path
@@ -28,10 +29,8 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept() or recv()
-    except OSError:
-        pass
     sock.close()
 
 

@@ -25,7 +25,6 @@ from schedcp.api.v1alpha1.nodestate import (
 )
 from schedcp.conditions import set_condition
 from schedcp.transport import API_ERRORS, describe
-
 from schedcp_node_agent import __version__
 from schedcp_node_agent.applier import DEFAULT_SCX_DIR, Applier, HealthPolicy, Notice, Verdict
 from schedcp_node_agent.artifacts import ArtifactSource, ConfigMapArtifacts, DirectoryArtifacts

@@ -26,7 +26,6 @@ from pydantic import BaseModel
 from schedcp.api.v1alpha1.base import ConditionStatus, RevisionReference, now
 from schedcp.api.v1alpha1.nodestate import ActiveScheduler, Ejection, NodeSchedulerStateSpec, WorkloadClass
 from schedcp.api.v1alpha1.template import BinarySource, parse_binary
-
 from schedcp_node_agent.artifacts import ArtifactSource, ArtifactUnavailable, DigestMismatch, checked_object
 from schedcp_node_agent.kernel_log import wait_for_exit
 from schedcp_node_agent.local_state import AgentMemory, MemoryFile
@@ -142,7 +141,8 @@ class Applier:
         if desired is None:
             if ours:
                 self._unload(ours)
-                notices.append(Notice(type="Normal", reason="SchedulerUnloaded", message=f"{ours} unloaded: the spec asks for the kernel default"))
+                notices.append(Notice(type="Normal", reason="SchedulerUnloaded",
+                                      message=f"{ours} unloaded: the spec asks for the kernel default"))
             return Verdict(status=ConditionStatus.TRUE, reason="KernelDefault", notices=notices)
         if seen.state == "unsupported":
             return Verdict(status=ConditionStatus.FALSE, reason="SchedExtUnsupported",
@@ -229,10 +229,10 @@ class Applier:
 
     def _promote_if_healthy(self) -> None:
         loaded, since = self.memory.loaded_revision, self.memory.loaded_at
-        if loaded and since and loaded != self.memory.last_known_good:
-            if self.clock() - since.timestamp() >= self.policy.healthy_after_seconds:
-                self.memory.last_known_good = loaded
-                self._save()
+        if (loaded and since and loaded != self.memory.last_known_good
+                and self.clock() - since.timestamp() >= self.policy.healthy_after_seconds):
+            self.memory.last_known_good = loaded
+            self._save()
 
     # -- pods' classes ----------------------------------------------------------------
 

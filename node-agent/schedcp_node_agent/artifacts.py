@@ -20,6 +20,7 @@ from schedcp.api.v1alpha1.base import RevisionReference
 from schedcp.artifacts import OBJECT_KEY, object_configmap_name
 from schedcp.transport import API_ERRORS, describe
 
+
 class ArtifactUnavailable(Exception):
     pass
 

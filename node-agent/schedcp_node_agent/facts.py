@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from schedcp.api.v1alpha1.nodestate import KernelFacts
-
 from schedcp_node_agent.host import HostPaths, read_value
 
 BPF_FS_MAGIC = "bpf"

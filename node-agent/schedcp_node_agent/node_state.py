@@ -17,7 +17,6 @@ from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, NodeSchedulerStateStatus
 from schedcp.naming import fit, label_value
 from schedcp.transport import API_ERRORS, describe
-
 from schedcp_node_agent.applier import Notice
 from schedcp_node_agent.reflector import Reflector
 

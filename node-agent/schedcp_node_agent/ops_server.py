@@ -47,7 +47,7 @@ class Probes:
 
 def serve(address: str, port: int, metrics: AgentMetrics, probes: Probes) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             if self.path == "/metrics":
                 self._reply(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
             elif self.path == "/healthz":
@@ -65,7 +65,7 @@ def serve(address: str, port: int, metrics: AgentMetrics, probes: Probes) -> Thr
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - scrapes are not news
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer((address, port), Handler)

@@ -13,7 +13,6 @@ from typing import Any
 
 from schedcp.api.v1alpha1.base import SchedulingMetrics
 from schedcp.api.v1alpha1.nodestate import PodProfile, ProfilingTier
-
 from schedcp_node_agent.host import HostPaths
 from schedcp_node_agent.pod_cgroups import PodCgroup, PodCgroupNotFound, PodCgroupResolver, QosClass
 from schedcp_node_agent.profiler import Profiler

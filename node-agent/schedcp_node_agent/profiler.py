@@ -156,16 +156,16 @@ def _since(now: tuple[int, ...], before: tuple[int, ...] | None) -> tuple[int, .
     """Growth of cumulative counters. Counters start at zero when a thread is created, so one
     new to the pod did all its work within the interval; counters going backwards mean a new
     thread with a recycled tid (or a recreated cgroup), counted the same way."""
-    if before is None or any(n < b for n, b in zip(now, before)):
+    if before is None or any(n < b for n, b in zip(now, before, strict=True)):
         return now
-    return tuple(n - b for n, b in zip(now, before))
+    return tuple(n - b for n, b in zip(now, before, strict=True))
 
 
 def _work_since(now: dict[int, _Work], before: dict[int, _Work]) -> _Work:
     """Work of the pod's threads since the last sample. A thread that exited since then takes
     its last moments with it: only eBPF (tier 2) sees work that short-lived."""
     deltas = [_since(work, before.get(tid)) for tid, work in now.items()]
-    return _Work(*(sum(column) for column in zip(_NO_WORK, *deltas)))
+    return _Work(*(sum(column) for column in zip(_NO_WORK, *deltas, strict=True)))
 
 
 def _throttled_since(now: tuple[int, int] | None, before: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -192,7 +192,7 @@ def _throttling_rates(intervals: Sequence[_Interval]) -> tuple[float | None, int
     measured = [(i.wall_ns, *i.throttled) for i in intervals if i.throttled is not None]
     if not measured:
         return None, None
-    wall_ns, periods, throttled_ns = (sum(column) for column in zip(*measured))
+    wall_ns, periods, throttled_ns = (sum(column) for column in zip(*measured, strict=True))
     seconds = wall_ns / 1e9
     return periods / seconds, round(throttled_ns / 1000 / seconds)
 
@@ -206,7 +206,7 @@ def _summarize(intervals: Sequence[_Interval]) -> SchedulingMetrics:
     if not intervals:
         return SchedulingMetrics()
     seconds = sum(i.wall_ns for i in intervals) / 1e9
-    work = _Work(*(sum(column) for column in zip(*(i.work for i in intervals))))
+    work = _Work(*(sum(column) for column in zip(*(i.work for i in intervals), strict=True)))
     waits = sorted(i.work.run_delay_ns / i.work.timeslices for i in intervals if i.work.timeslices)
     throttled_periods, throttled_micros = _throttling_rates(intervals)
     return SchedulingMetrics(

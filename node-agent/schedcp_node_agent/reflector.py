@@ -59,7 +59,7 @@ class Reflector:
                 version = self._relist()
                 failures = 0
                 self._watch(version)
-            except Exception as error:  # noqa: BLE001 - any failure means: list again later
+            except Exception as error:
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
                 log.warning("%s: watch failed (%s), listing again in %ss", self.name, error, delay)

@@ -19,7 +19,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.nodestate import SchedExtState
-
 from schedcp_node_agent.host import HostPaths, read_value
 
 ENABLE_TIMEOUT_SECONDS = 5.0

@@ -30,7 +30,6 @@ from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.template import BinarySource
 from schedcp.artifacts import file_sha256
-
 from schedcp_node_agent.host import read_value
 from schedcp_node_agent.sched_ext import Observation, SchedExtError
 

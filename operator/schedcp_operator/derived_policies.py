@@ -21,7 +21,6 @@ from schedcp.api.v1alpha1 import GROUP, SCHEDULER_POLICY, VERSION
 from schedcp.api.v1alpha1.base import API_VERSION
 from schedcp.api.v1alpha1.nodestate import WorkloadClass
 from schedcp.api.v1alpha1.policy import Designer, Mode, Objective, ObjectiveKind, SchedulerPolicySpec
-
 from schedcp_operator.workload import OPTIMIZE_ANNOTATION
 
 OBJECTIVES = {WorkloadClass.LATENCY: ObjectiveKind.LATENCY, WorkloadClass.THROUGHPUT: ObjectiveKind.THROUGHPUT,

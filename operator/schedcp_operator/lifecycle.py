@@ -43,7 +43,6 @@ from schedcp.api.v1alpha1.policy import (
 )
 from schedcp.conditions import find_condition, set_condition
 from schedcp.verifying.cache import verify_remembered
-
 from schedcp_operator.assessment import ACCEPTED, VALID
 from schedcp_operator.conflicts import outranks
 from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement

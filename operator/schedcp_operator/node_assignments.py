@@ -13,9 +13,7 @@ from kubernetes import client
 from schedcp.api.v1alpha1.base import GROUP, VERSION, ObjectReference, RevisionReference
 from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE
 from schedcp.api.v1alpha1.nodestate import PodClass
-
 from schedcp_operator.workload import NodeReport
-
 
 WRITE_ATTEMPTS = 4
 

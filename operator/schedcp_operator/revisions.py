@@ -26,12 +26,11 @@ from schedcp.api.v1alpha1.revision import (
     VerificationReport,
 )
 from schedcp.api.v1alpha1.template import TemplateSource, parse_binary
+from schedcp.artifacts import OBJECT_KEY, object_configmap_name
 from schedcp.building import compile_scheduler
 from schedcp.conditions import set_condition
-from schedcp.artifacts import OBJECT_KEY, object_configmap_name
 from schedcp.naming import NAME_MAX, fit, label_value
 from schedcp.provisioning.kernel import provision_kernel
-
 from schedcp_operator.design.designer import DesignRecord
 
 VERIFIED = "Verified"

@@ -17,7 +17,6 @@ from schedcp.api.v1alpha1.nodestate import (
     WorkloadClass,
 )
 from schedcp.api.v1alpha1.policy import ObjectiveKind, SchedulerPolicySpec
-
 from schedcp_operator.design.observe import aggregate, build_profile
 from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.semantics import merged

@@ -43,7 +43,8 @@ def pack_cpio(root: Path, target: Path) -> Path:
 def _populate(root: Path) -> None:
     suite = DebianSuite(GUEST_SUITE)
     for package in GUEST_PACKAGES:
-        shutil.copytree(suite.extract(package), root, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns(".complete", "share"))
+        shutil.copytree(suite.extract(package), root, dirs_exist_ok=True, symlinks=True,
+                        ignore=shutil.ignore_patterns(".complete", "share"))
     merged_usr_links(root)
     shutil.copy2(BUSYBOX, root / "usr" / "bin" / "busybox")
     for applet in APPLETS:

@@ -28,7 +28,7 @@ def guest_modules(kernel: KernelArtifacts, names: tuple[str, ...]) -> list[Path]
         return wanted
     tree = DebianSuite(kernel.suite).extract(f"linux-modules-{kernel.release}") / "usr" / "lib" / "modules"
     out.mkdir(parents=True, exist_ok=True)
-    for name, target in zip(names, wanted):
+    for name, target in zip(names, wanted, strict=True):
         compressed = tree / kernel.release / "kernel" / f"{name}.ko.xz"
         partial = target.with_suffix(".partial")
         partial.write_bytes(lzma.decompress(compressed.read_bytes()))

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -43,7 +43,7 @@ exec "{clang}" "$@"
 """
 
 
-class ScxReason(str, Enum):
+class ScxReason(StrEnum):
     BUILT = "Built"
     NOT_BUILT = "NotBuilt"
     BUILDING = "Building"
@@ -119,8 +119,8 @@ def build_failure(log: str) -> str:
     # A build script's panic names the cause; cargo's own "error:" line only names the crate.
     for index, line in enumerate(lines):
         if "panicked at" in line:
-            crate = next((l.split("`")[1] for l in lines if "failed to run custom build command" in l and "`" in l), "")
-            reason = next((l.strip() for l in lines[index + 1:] if l.strip()), "")
+            crate = next((x.split("`")[1] for x in lines if "failed to run custom build command" in x and "`" in x), "")
+            reason = next((x.strip() for x in lines[index + 1:] if x.strip()), "")
             return f"{crate} build script: {reason}"[:200]
     for line in lines:
         if line.startswith("error") or "fatal error" in line or "not found" in line:

@@ -58,7 +58,7 @@ class ReplayShape(BaseModel):
 
 def _bounded(value: float | None, low: int, high: int, unknown: int) -> int:
     """`value`, or `unknown` when it was not measured (None or NaN), rounded into [low, high]."""
-    if value is None or isinstance(value, float) and math.isnan(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         value = unknown
     return round(min(max(value, low), high))
 

@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationReport, VerificationStage
 from schedcp.api.v1alpha1.template import BinarySource, parse_binary
 from schedcp.building import BuildFailed, BuiltObject, compile_scheduler
-from schedcp.templates import sha256_text
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
+from schedcp.templates import sha256_text
 from schedcp.verifying import static
 from schedcp.verifying.execution import LoadableCandidate, boot_and_run, outcomes
 from schedcp.verifying.performance import PerformanceGoal, performance_stage
@@ -110,14 +110,15 @@ def verify_all(candidates: list[Candidate], *, dynamic: bool = True, kernel: Ker
                 kernel_release=kernel.release,
                 object_sha256=s.built.sha256 if s.built else None,
                 ops_name=c.ops_name,
-                stages=[s.stage, _skipped(StageName.KERNEL_VERIFIER, "static stage failed"), _skipped(StageName.DYNAMIC, "static stage failed")]
+                stages=[s.stage, _skipped(StageName.KERNEL_VERIFIER, "static stage failed"),
+                        _skipped(StageName.DYNAMIC, "static stage failed")]
                 if not s.built
                 else [s.stage],
             )
-            for c, s in zip(candidates, statics)
+            for c, s in zip(candidates, statics, strict=True)
         ]
         loadable = [(i, LoadableCandidate(s.built.path, c.ops_name or "", c.binary))
-                    for i, (c, s) in enumerate(zip(candidates, statics)) if s.built]
+                    for i, (c, s) in enumerate(zip(candidates, statics, strict=True)) if s.built]
         if loadable and dynamic:
             _run_in_vm(reports, loadable, kernel, goal)
         elif loadable:
@@ -142,7 +143,7 @@ def _run_in_vm(reports: list[VerificationReport], loadable: list[tuple[int, Load
                 _skipped(StageName.DYNAMIC, why),
             ]
         return
-    for (i, _), outcome in zip(loadable, outcomes(vm, [c for _, c in loadable], goal)):
+    for (i, _), outcome in zip(loadable, outcomes(vm, [c for _, c in loadable], goal), strict=True):
         outcome.dynamic_stage.duration_seconds = vm.seconds
         outcome.dynamic_stage.message += shared
         reports[i].stages += [outcome.kernel_stage, outcome.dynamic_stage]

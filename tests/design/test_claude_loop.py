@@ -60,7 +60,7 @@ def verifier(repository):
     tunables = {**{t.name: t.default for t in spec.tunables}, **CONFIGURED}
     wanted = {(spec.source.code, tuple(sorted(tunables.items()))): Candidate("latency-class", spec.source.code, tunables),
               (SYNTHESIZED, ()): Candidate("synth", SYNTHESIZED)}
-    booted = dict(zip(wanted, verify_all(list(wanted.values()))))
+    booted = dict(zip(wanted, verify_all(list(wanted.values())), strict=True))
     for report in booted.values():
         assert report.passed, [(s.name, s.result, s.message, s.log[-2000:]) for s in report.stages]
 
@@ -225,5 +225,6 @@ def test_candidates_that_are_safe_but_not_better_end_in_no_improvement(messages_
     with pytest.raises(NoImprovement) as ended:
         design_with_claude(ClaudeLoop(messages_api.client(), MODEL, Budget(), max_repairs=3), ws)
     messages_api.assert_done()
-    assert [(t.template, t.verdict) for t in ended.value.tried] == [("fifo", CandidateVerdict.NOT_BETTER), ("vtime", CandidateVerdict.NOT_BETTER)]
+    assert [(t.template, t.verdict) for t in ended.value.tried] == [("fifo", CandidateVerdict.NOT_BETTER),
+                                                                    ("vtime", CandidateVerdict.NOT_BETTER)]
     assert ws.result is None

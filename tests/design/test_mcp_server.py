@@ -27,10 +27,10 @@ SERVER = [sys.executable, "-m", "schedcp_operator.design.mcp_server"]
 
 @asynccontextmanager
 async def over_stdio() -> AsyncIterator[ClientSession]:
-    async with stdio_client(StdioServerParameters(command=SERVER[0], args=SERVER[1:])) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            yield session
+    async with (stdio_client(StdioServerParameters(command=SERVER[0], args=SERVER[1:])) as (read, write),
+                ClientSession(read, write) as session):
+        await session.initialize()
+        yield session
 
 
 @contextmanager
@@ -52,10 +52,9 @@ def serving_http(*args: str) -> Iterator[str]:
 @asynccontextmanager
 async def over_http() -> AsyncIterator[ClientSession]:
     with serving_http() as url:
-        async with streamable_http_client(url) as (read, write, *_):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                yield session
+        async with streamable_http_client(url) as (read, write, *_), ClientSession(read, write) as session:
+            await session.initialize()
+            yield session
 
 
 async def exercise(connect: Callable[[], AsyncIterator[ClientSession]]) -> dict:

@@ -46,8 +46,8 @@ def test_offline_designs_pass_the_verifier() -> None:
         tunables = {**{t.name: t.default for t in spec.tunables}, **choice.tunables}
         configs[(spec.source.code, tuple(sorted(tunables.items())))] = (choice.template, tunables)
     candidates = [Candidate(template, source, tunables) for (source, _), (template, tunables) in configs.items()]
-    reports = {key: report for key, report in zip(configs, verify_all(candidates))}
-    for (template, _), report in zip(configs.values(), reports.values()):
+    reports = {key: report for key, report in zip(configs, verify_all(candidates), strict=True)}
+    for (template, _), report in zip(configs.values(), reports.values(), strict=True):
         assert report.passed, (template, [(s.name, s.result, s.message, s.log[-3000:]) for s in report.stages])
 
     def verifier(source: str, tunables: dict[str, int], dynamic: bool):  # the boot above, looked up

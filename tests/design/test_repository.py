@@ -35,7 +35,7 @@ def substring_baseline(repository: Repository, goal: str) -> list[str]:
 
 
 def accuracy(rankings: list[list[str]], k: int) -> float:
-    return sum(case["expected"] in ranking[:k] for case, ranking in zip(LABELLED, rankings)) / len(LABELLED)
+    return sum(case["expected"] in ranking[:k] for case, ranking in zip(LABELLED, rankings, strict=True)) / len(LABELLED)
 
 
 @pytest.fixture(scope="module")

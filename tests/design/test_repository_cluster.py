@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from kubernetes import client
 
@@ -27,10 +29,8 @@ PROFILE = WorkloadProfile(objective=ObjectiveKind.THROUGHPUT, traits=[Trait.CPU_
 
 def _delete_templates(api: client.CustomObjectsApi) -> None:
     for obj in api.list_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural)["items"]:
-        try:
+        with contextlib.suppress(client.ApiException):
             api.delete_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, obj["metadata"]["name"])
-        except client.ApiException:
-            pass
 
 
 @pytest.fixture

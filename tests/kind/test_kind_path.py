@@ -83,7 +83,7 @@ def test_kind_config_has_one_control_plane_and_two_workers() -> None:
 def test_every_kind_node_mounts_what_the_agent_needs() -> None:
     for index, node in enumerate(_kind_config()["nodes"]):
         mounts = {m["containerPath"]: m for m in node.get("extraMounts", [])}
-        assert AGENT_MOUNTS <= mounts.keys(), f"node {index} lacks {AGENT_MOUNTS - mounts.keys()}"
+        assert mounts.keys() >= AGENT_MOUNTS, f"node {index} lacks {AGENT_MOUNTS - mounts.keys()}"
         bpffs = mounts["/sys/fs/bpf"]
         # The agent pins there: writable, and never a channel for mounts back into the host.
         assert not bpffs.get("readOnly", False)

@@ -230,7 +230,7 @@ class MessagesServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 path = self.path.split("?")[0]
                 if path != MESSAGES_PATH:  # e.g. /v1/messages/count_tokens, which nothing here uses
@@ -254,7 +254,7 @@ class MessagesServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass  # pytest output stays readable; failures carry the details
 
         return Handler

@@ -8,6 +8,7 @@ tests (test_applier_vm.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import urllib.request
@@ -63,10 +64,8 @@ def start_agent(kube_cluster, crds_installed, tmp_path) -> Iterator[Callable[[st
     yield start
     for agent in started:
         agent.stop()
-        try:
+        with contextlib.suppress(client.ApiException):
             custom.delete_cluster_custom_object(GROUP, VERSION, PLURAL, agent.node)
-        except client.ApiException:
-            pass
 
 
 def node_name(tmp_path: Path, suffix: str) -> str:
@@ -89,7 +88,7 @@ def test_each_agent_keeps_its_own_node_state_current(kube_cluster, start_agent, 
     agents = [start_agent(node) for node in nodes]
     first = {}
     for agent in agents:
-        obj = wait_until(lambda: (o := state_of(kube_cluster, agent.node)) and o.get("status", {}).get("heartbeatTime") and o,
+        obj = wait_until(lambda agent=agent: (o := state_of(kube_cluster, agent.node)) and o.get("status", {}).get("heartbeatTime") and o,
                          60, f"status of {agent.node}", agent.recent)
         kernel = obj["status"]["kernel"]
         assert kernel["release"] == os.uname().release
@@ -99,7 +98,7 @@ def test_each_agent_keeps_its_own_node_state_current(kube_cluster, start_agent, 
         assert obj["status"]["profiling"]["tier"] == "tier1-proc"
         first[agent.node] = obj["status"]["heartbeatTime"]
     for agent in agents:
-        wait_until(lambda: state_of(kube_cluster, agent.node)["status"]["heartbeatTime"] != first[agent.node],
+        wait_until(lambda agent=agent: state_of(kube_cluster, agent.node)["status"]["heartbeatTime"] != first[agent.node],
                    15, f"a newer heartbeat from {agent.node}", agent.recent)
     for agent in agents:
         managers = {m["manager"] for m in state_of(kube_cluster, agent.node)["metadata"]["managedFields"]}

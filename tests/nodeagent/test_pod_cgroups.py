@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from schedcp_cli.host_pods import BURSTABLE, HostPods
 from schedcp_node_agent.pod_cgroups import (
     PodCgroupNotFound,
     PodCgroupResolver,
@@ -19,7 +20,6 @@ from schedcp_node_agent.pod_cgroups import (
     pod_pids,
     pod_relative_path,
 )
-from schedcp_cli.host_pods import BURSTABLE, HostPods
 
 UID = "3f2a9c1e-7b4d-4e8a-9c0f-1a2b3c4d5e6f"
 UID_ = "3f2a9c1e_7b4d_4e8a_9c0f_1a2b3c4d5e6f"
@@ -141,7 +141,7 @@ def test_kubepods_root_override_for_nested_kubelets(tmp_path: Path, override: st
 def test_container_cgroups_by_runtime_and_driver(
     tmp_path: Path, pod_dir: str, container_id: str, own: str, monitor: str | None
 ) -> None:
-    cpu, unified = host(tmp_path, "v2")
+    cpu, _unified = host(tmp_path, "v2")
     for child in filter(None, (own, monitor)):
         make_pod(cpu, None, f"{pod_dir}/{child}")
     not_started = f"containerd://{'f' * 64}"
@@ -167,7 +167,7 @@ def test_no_cgroup_filesystem_is_an_error(tmp_path: Path) -> None:
 
 
 def test_pids_are_read_from_the_whole_subtree(tmp_path: Path) -> None:
-    cpu, unified = host(tmp_path, "v2")
+    cpu, _unified = host(tmp_path, "v2")
     pod_dir = cpu / f"kubepods/pod{UID}"
     for relative, procs in [(".", ""), (CID, "12\n7\n"), (f"{CID}/nested", "40\n"), ("crio-conmon-x", "7\n")]:
         (pod_dir / relative).mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import threading
 
+from schedcp_cli.host_pods import HostPods
 from schedcp_node_agent.pod_cgroups import PodCgroupResolver, QosClass
 from schedcp_node_agent.profiler import Profiler
-from schedcp_cli.host_pods import HostPods
 
 SPIN = ["sh", "-c", "while :; do :; done"]
 

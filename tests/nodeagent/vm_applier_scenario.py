@@ -18,7 +18,6 @@ from pathlib import Path
 
 from schedcp.api.v1alpha1.base import RevisionReference
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, PodClass, WorkloadClass
-
 from schedcp_node_agent.applier import CLASS_MAP, Applier, HealthPolicy, Verdict
 from schedcp_node_agent.artifacts import DirectoryArtifacts
 from schedcp_node_agent.host import HostPaths
@@ -81,7 +80,8 @@ def first(applier: Applier, objects: Path) -> None:
     while not any(n.reason == "SchedulerEjected" for n in notices) and time.monotonic() - started < 10:
         notices += applier.check_health()
         time.sleep(0.1)
-    report("ejected", seconds=round(time.monotonic() - started, 2), since_kernel_exit=since_kernel_exit(), notices=[n.model_dump() for n in notices],
+    report("ejected", seconds=round(time.monotonic() - started, 2), since_kernel_exit=since_kernel_exit(),
+           notices=[n.model_dump() for n in notices],
            memory=applier.memory.model_dump(mode="json"), active=applier.active().model_dump(mode="json"))
     step(applier, "ejected-stays-out", spec_for(reference(objects, "stalling")))
 

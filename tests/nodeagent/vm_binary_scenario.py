@@ -20,7 +20,6 @@ from pathlib import Path
 
 from schedcp.api.v1alpha1.base import RevisionReference
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec
-
 from schedcp_node_agent.applier import Applier, HealthPolicy
 from schedcp_node_agent.artifacts import DirectoryArtifacts
 from schedcp_node_agent.host import HostPaths

@@ -9,7 +9,6 @@ import pytest
 
 from schedcp_cli.components import ComponentProcess
 from schedcp_cli.devcluster.ports import free_port
-from tests.conftest import REPO
 
 
 class OperatorProcess(ComponentProcess):

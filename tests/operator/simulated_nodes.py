@@ -10,6 +10,7 @@ test; here the subject is the operator's decisions across several nodes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -51,7 +52,7 @@ class Behaviour:
 
 
 def _under(metrics: SchedulingMetrics, loaded: bool, effect: str) -> SchedulingMetrics:
-    if not loaded or metrics.cpu_cores and metrics.cpu_cores > 0.5:
+    if not loaded or (metrics.cpu_cores and metrics.cpu_cores > 0.5):
         return metrics
     factor = 0.2 if effect == "better" else 3.0
     return metrics.model_copy(update={name: int(getattr(metrics, name) * factor)
@@ -128,7 +129,5 @@ class SimulatedNode:
         self._thread.join(timeout=5)
         for delete in (lambda: self.custom.delete_cluster_custom_object(GROUP, VERSION, PLURAL, self.name),
                        lambda: self.core.delete_node(self.name)):
-            try:
+            with contextlib.suppress(client.ApiException):
                 delete()
-            except client.ApiException:
-                pass

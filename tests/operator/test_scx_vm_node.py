@@ -10,6 +10,7 @@ throughput, which bpfland's longer slice gives the CPU-bound pods over EEVDF's i
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -97,7 +98,5 @@ def test_a_policy_designed_as_scx_bpfland_with_flags_runs_it_and_deleting_it_sto
         node.stop()
         for delete in (lambda: custom.delete_cluster_custom_object(GROUP, VERSION, "nodeschedulerstates", name),
                        lambda: core.delete_node(name)):
-            try:
+            with contextlib.suppress(client.ApiException):
                 delete()
-            except client.ApiException:
-                pass

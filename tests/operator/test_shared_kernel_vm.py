@@ -6,6 +6,7 @@ other report the scheduler it sees, counts the domain once, and reverts both on 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -87,7 +88,5 @@ def test_nodes_on_one_kernel_load_once_and_report_the_shared_scheduler(
         for name in (first, second):
             for delete in (lambda n=name: custom.delete_cluster_custom_object(GROUP, VERSION, "nodeschedulerstates", n),
                            lambda n=name: core.delete_node(n)):
-                try:
+                with contextlib.suppress(client.ApiException):
                     delete()
-                except client.ApiException:
-                    pass

@@ -27,7 +27,7 @@ def judged():
     templates = builtin_templates()
     candidates = [Candidate("fifo", templates["fifo"].source(), {"slice_us": 100_000}),
                   Candidate("latency-class", templates["latency-class"].source(), templates["latency-class"].defaults())]
-    reports = dict(zip([c.label for c in candidates], verify_all(candidates, goal=GOAL)))
+    reports = dict(zip([c.label for c in candidates], verify_all(candidates, goal=GOAL), strict=True))
     for label, report in reports.items():
         print(f"\n{label}: " + "\n  ".join(f"{s.name} {s.result}: {s.message}" for s in report.stages))
     return reports

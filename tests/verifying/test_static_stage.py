@@ -59,7 +59,7 @@ def test_a_scheduler_without_gpl_license_is_refused(bad_source, no_boot) -> None
 def test_every_builtin_passes_the_static_stage_with_its_defaults(no_boot) -> None:
     templates = builtin_templates()
     reports = verify_all([Candidate(n, t.source(), t.defaults()) for n, t in templates.items()], dynamic=False)
-    failed = {n: stages(r)["static"] for n, r in zip(templates, reports) if stages(r)["static"][0] != "Passed"}
+    failed = {n: stages(r)["static"] for n, r in zip(templates, reports, strict=True) if stages(r)["static"][0] != "Passed"}
     assert not failed
     assert all(r.object_sha256 and len(r.object_sha256) == 64 for r in reports)
 

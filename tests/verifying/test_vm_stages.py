@@ -23,7 +23,7 @@ def verified():
     started = time.monotonic()
     reports = verify_all(candidates)
     print(f"\nverified {len(candidates)} candidates in {time.monotonic() - started:.1f}s")
-    return {c.label: r for c, r in zip(candidates, reports)}
+    return {c.label: r for c, r in zip(candidates, reports, strict=True)}
 
 
 def stage(report, name):

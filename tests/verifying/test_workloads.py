@@ -45,7 +45,7 @@ def run(binary: Path, *args: object) -> dict[str, Any]:
 
 def assert_ordered(result: dict[str, Any], *keys: str) -> None:
     values = [result[k] for k in keys]
-    assert values == sorted(values), dict(zip(keys, values))
+    assert values == sorted(values), dict(zip(keys, values, strict=True))
 
 
 @pytest.mark.parametrize(("messages", "per"), [(1, 1), (2, 3)])

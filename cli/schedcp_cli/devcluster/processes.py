@@ -7,6 +7,7 @@ and a pidfile so that `down` finds it. Either way, stopping is SIGTERM, then SIG
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from schedcp.lifetime import die_with_parent
+
 
 def spawn(args: list[str], log: Path, *, detached: bool, env: dict[str, str] | None = None) -> int:
     with log.open("ab") as sink:
@@ -52,10 +54,8 @@ def _is_zombie(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop(pid: int, grace_seconds: float = 10.0) -> None:

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ValidationError
 
 from schedcp.api.v1alpha1.policy import Budget, TriedDesign
 from schedcp.api.v1alpha1.revision import VerificationReport
-
 from schedcp_operator.design.pricing import cost_usd
 from schedcp_operator.design.roles import Role
 from schedcp_operator.design.tools import TOOLS, ToolError, Workspace

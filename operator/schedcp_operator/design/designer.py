@@ -15,7 +15,6 @@ from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.policy import DesignerKind
 from schedcp.api.v1alpha1.revision import Provenance
-
 from schedcp_operator.design.claude import ClaudeLoop, DesignError, DesignInterrupted, NoImprovement, Spend
 from schedcp_operator.design.offline import plan_offline
 from schedcp_operator.design.roles import EXECUTION, LEARNING, OBSERVATION, PLANNING, Role

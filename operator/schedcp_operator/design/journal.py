@@ -20,7 +20,6 @@ from kubernetes import client
 
 from schedcp.api.v1alpha1.nodestate import PodProfile
 from schedcp.naming import fit
-
 from schedcp_operator.design.profile import WorkloadProfile
 
 PROFILE_KEY = "profile.json"

@@ -22,7 +22,6 @@ from pydantic import BaseModel, Field, ValidationError
 from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, LabelSelector
 from schedcp.api.v1alpha1.kinds import SCHEDULER_POLICY
 from schedcp.api.v1alpha1.policy import Mode, Objective, ObjectiveKind, SchedulerPolicySpec
-
 from schedcp_operator.design.mcp_http import serve
 from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.design.repository import Repository
@@ -111,7 +110,8 @@ def _as_function(model: type[BaseModel], handler: Callable[[BaseModel], BaseMode
             raise McpToolError(str(error)) from error
 
     parameters = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=field.default if not field.is_required() else inspect.Parameter.empty,
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
+                          default=field.default if not field.is_required() else inspect.Parameter.empty,
                           annotation=Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
         for name, field in model.model_fields.items()
     ]

@@ -12,7 +12,6 @@ from statistics import fmean
 from schedcp.api.v1alpha1.base import SchedulingMetrics
 from schedcp.api.v1alpha1.nodestate import PodProfile
 from schedcp.api.v1alpha1.policy import ObjectiveKind
-
 from schedcp_operator.design.profile import Trait, WorkloadProfile
 
 WAKES_OFTEN_PER_SECOND = 50.0  # voluntary switches per pod: the pod sleeps and wakes a lot

@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from schedcp.api.v1alpha1.policy import ObjectiveKind
-
 from schedcp_operator.design.claude import DesignError, NoImprovement
 from schedcp_operator.design.profile import Trait, WorkloadProfile
 from schedcp_operator.design.repository import Repository

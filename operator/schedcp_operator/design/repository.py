@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kubernetes import client
 from pydantic import BaseModel
@@ -27,7 +27,6 @@ from schedcp.api.v1alpha1.kinds import SCHEDULER_TEMPLATE
 from schedcp.api.v1alpha1.policy import ObjectiveKind
 from schedcp.api.v1alpha1.template import HistoryEntry, Origin, Outcome, SchedulerTemplateSpec, SchedulerTemplateStatus
 from schedcp.templates import builtin_specs
-
 from schedcp_operator.design.profile import Trait, WorkloadProfile
 
 HISTORY_LIMIT = 100
@@ -266,4 +265,4 @@ def history_entry(profile: WorkloadProfile, revision: str, outcome: Outcome, nod
     """An outcome for `profile`: its protected pods' metrics are the `before`."""
     return HistoryEntry(workload_signature=workload_signature(profile), revision=revision, node=node, outcome=outcome,
                         before=profile.protected, after=after, note=note,
-                        time=datetime.now(timezone.utc).replace(microsecond=0))
+                        time=datetime.now(UTC).replace(microsecond=0))

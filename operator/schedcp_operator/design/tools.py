@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -23,7 +23,6 @@ from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, BinarySource, Outcome, Tunable
 from schedcp.verifying.cache import verify_remembered
 from schedcp.verifying.performance import PerformanceGoal, summary
-
 from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.design.repository import Repository
 
@@ -230,7 +229,7 @@ def search_repository(ws: Workspace, args: SearchRepository) -> SearchResult:
     )
 
 
-def _entry(ws: Workspace, name: str):  # noqa: ANN202 - the repository's entry type
+def _entry(ws: Workspace, name: str):
     try:
         return ws.repository.get(name)
     except KeyError as missing:

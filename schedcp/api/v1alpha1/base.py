@@ -7,7 +7,7 @@ null unless a field is marked nullable, and omission is what kubectl users expec
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -54,7 +54,7 @@ class ApiModel(BaseModel):
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class ConditionStatus(StrEnum):
