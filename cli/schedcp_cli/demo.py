@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from schedcp import kube
 from schedcp.building import workload_binaries
 from schedcp.microvm.accel import Timing
 from schedcp_cli.components import ComponentProcess, wait_until
@@ -92,26 +93,27 @@ class Demo:
         liveness = f"http://127.0.0.1:{free_port()}/healthz"
         self.operator = ComponentProcess(
             "schedcp_operator", ["--standalone", "--liveness", liveness, "--artifacts-namespace", SYSTEM_NAMESPACE],
-            self.cluster.info.kubeconfig, self.workdir / "operator.log")
+            self.cluster.kubeconfig, self.workdir / "operator.log")
 
     def _start_node(self) -> None:
         _step(f"booting node {NODE}: a micro-VM with a sched_ext kernel, the node agent and two pods")
         core = client.CoreV1Api(self.cluster.api_client())
-        core.create_node({"metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}})
+        core.create_node(client.V1Node.model_validate({"metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}}))
         binaries = workload_binaries()
-        pods = {}
+        pods: dict[str, list[str]] = {}
         for app, (program, args) in PODS.items():
-            pod = core.create_namespaced_pod(NAMESPACE, {
+            pod = core.create_namespaced_pod(NAMESPACE, client.V1Pod.model_validate({
                 "metadata": {"name": app, "labels": {"app": app}},
                 # A request without a limit makes the pod Burstable, the QoS class whose
                 # cgroup the VM node puts the pod's process in.
                 "spec": {"nodeName": NODE, "tolerations": [{"operator": "Exists"}], "automountServiceAccountToken": False,
                          "containers": [{"name": app, "image": f"schedcp.local/{program}",
-                                         "resources": {"requests": {"cpu": "100m"}}}]}})
-            pods[pod.metadata.uid] = [str(binaries[program]), *args]
-            self.uids[app] = pod.metadata.uid
-            print(f"pod {NAMESPACE}/{app} ({pod.metadata.uid}) runs {program} {' '.join(args)}")
+                                         "resources": {"requests": {"cpu": "100m"}}}]}}))
+            pods[kube.uid(pod)] = [str(binaries[program]), *args]
+            self.uids[app] = kube.uid(pod)
+            print(f"pod {NAMESPACE}/{app} ({kube.uid(pod)}) runs {program} {' '.join(args)}")
         info = self.cluster.info
+        assert info is not None
         self.node = VmNode(NODE, info.kubeconfig, info.server, self.workdir / "vm-node", namespace=SYSTEM_NAMESPACE,
                            status_interval=2, extra_args="--window-seconds 15", pods=pods, timing=NODE_TIMING)
         wait_until(lambda: self._node_status().get("kernel"), 420, "the VM node's first report", self.node.vm.console)
@@ -126,7 +128,7 @@ class Demo:
         while time.monotonic() < deadline:
             body = self._policy()
             status = body.get("status", {})
-            ready = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+            ready: dict[str, Any] = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
             line = f"phase {status.get('phase')}: {ready.get('reason', '')} {ready.get('message', '')}".strip()
             if line != last:
                 print(f"  {time.strftime('%H:%M:%S')} {line}", flush=True)

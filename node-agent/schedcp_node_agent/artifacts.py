@@ -44,12 +44,13 @@ class ConfigMapArtifacts:
 
     def fetch(self, revision: RevisionReference) -> bytes:
         try:
-            cm = self.core.read_namespaced_config_map(object_configmap_name(revision.name), self.namespace)
+            cm_name = object_configmap_name(revision.name)
+            cm = self.core.read_namespaced_config_map(cm_name, self.namespace)
         except API_ERRORS as error:
             raise ArtifactUnavailable(f"object of {revision.name}: {describe(error)}") from error
         encoded = (cm.binary_data or {}).get(OBJECT_KEY)
         if encoded is None:
-            raise ArtifactUnavailable(f"ConfigMap {cm.metadata.name} has no {OBJECT_KEY}")
+            raise ArtifactUnavailable(f"ConfigMap {cm_name} has no {OBJECT_KEY}")
         return base64.b64decode(encoded)
 
 

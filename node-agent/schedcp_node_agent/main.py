@@ -70,7 +70,8 @@ def _configure_logging(fmt: str) -> None:
 
 def _api_client(kubeconfig: str | None) -> client.ApiClient:
     if kubeconfig:
-        return config.new_client_from_config(kubeconfig)
+        api: client.ApiClient = config.new_client_from_config(kubeconfig)
+        return api
     config.load_incluster_config()
     return client.ApiClient()
 

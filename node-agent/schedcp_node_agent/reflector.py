@@ -71,7 +71,7 @@ class Reflector:
             self._objects = {_key(o): o for o in listing.get("items", [])}
         self.synced.set()
         self.changed.set()
-        return listing["metadata"]["resourceVersion"]
+        return str(listing["metadata"]["resourceVersion"])
 
     def _watch(self, version: str) -> None:
         stream = watch.Watch()

@@ -15,6 +15,7 @@ import json
 import signal
 import sys
 import time
+from typing import Any
 
 from bcc import BPF
 
@@ -85,7 +86,7 @@ RAW_TRACEPOINT_PROBE(sched_switch)
 """
 
 
-def drain(table) -> list:
+def drain(table: Any) -> list[tuple[Any, int]]:
     items = [(k, v.value) for k, v in table.items()]
     table.clear()
     return items

@@ -7,7 +7,7 @@ that no longer exists does not hold the node.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from kubernetes import client
 
@@ -16,9 +16,14 @@ from schedcp.api.v1alpha1.kinds import SCHEDULER_POLICY
 
 
 class Ranked(Protocol):
-    namespace: str
-    name: str
-    created: str
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def created(self) -> str: ...
 
     @property
     def spec(self) -> Any: ...
@@ -31,8 +36,8 @@ def rank(priority: int, created: str, namespace: str, name: str) -> tuple[int, s
 
 def outranks(api: client.ApiClient, owner: ObjectReference, policy: Ranked) -> bool:
     try:
-        other = client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, owner.namespace or "", SCHEDULER_POLICY.plural, owner.name)
+        other = cast(dict[str, Any], client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, owner.namespace or "", SCHEDULER_POLICY.plural, owner.name))
     except client.ApiException as error:
         if error.status == 404:
             return False

@@ -10,8 +10,7 @@ reaches class-aware schedulers through the node's class map (see workload.py).
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from kubernetes import client
@@ -57,7 +56,8 @@ def ensure_policy(api: client.ApiClient, pod: kopf.Body, workload_class: Workloa
     custom = client.CustomObjectsApi(api)
     namespace, name = pod["metadata"]["namespace"], derived_name(workload_class)
     try:
-        current = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, SCHEDULER_POLICY.plural, name)
+        current = cast(dict[str, Any],
+                       custom.get_namespaced_custom_object(GROUP, VERSION, namespace, SCHEDULER_POLICY.plural, name))
     except client.ApiException as error:
         if error.status != 404:
             raise
@@ -79,7 +79,7 @@ def ensure_policy(api: client.ApiClient, pod: kopf.Body, workload_class: Workloa
 # An event handler, not create/update: those would store kopf's state in annotations on
 # every user pod, and this handler is idempotent anyway.
 @kopf.on.event("", "v1", "pods", annotations={OPTIMIZE_ANNOTATION: kopf.PRESENT})
-def derive(event: kopf.RawEvent, body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: logging.Logger,
+def derive(event: kopf.RawEvent, body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: kopf.Logger,
            **_: Any) -> None:
     if event.get("type") == "DELETED" or meta.get("deletionTimestamp"):
         return

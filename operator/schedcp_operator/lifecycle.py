@@ -492,8 +492,8 @@ class Lifecycle:
 
     def _evaluation_window(self, st: _Step, workload: Workload, canaries: list[NodeRollout]) -> float:
         """The policy's window, or longer if an agent's profile window would still hold samples from before."""
-        agent_windows = [workload.nodes[n.name].status.profiling.window_seconds for n in canaries
-                         if n.name in workload.nodes and workload.nodes[n.name].status.profiling]
+        agent_windows = [profiling.window_seconds for n in canaries
+                         if n.name in workload.nodes and (profiling := workload.nodes[n.name].status.profiling)]
         return float(max([st.policy.spec.rollout.evaluation_window_seconds, *agent_windows]))
 
     def _activate(self, st: _Step, workload: Workload) -> None:

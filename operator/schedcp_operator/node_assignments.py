@@ -8,6 +8,8 @@ patch needs to clear them.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from kubernetes import client
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION, ObjectReference, RevisionReference
@@ -45,7 +47,8 @@ class Assignments:
                     raise
             # The agent's status writes move the resourceVersion too: only a change of owner
             # since the decision makes the decision stale.
-            fresh = self.custom.get_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural, node.name)
+            fresh = cast(dict[str, Any],
+                         self.custom.get_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural, node.name))
             if (fresh.get("spec") or {}).get("policyRef") != (node.spec.policy_ref.to_wire() if node.spec.policy_ref else None):
                 raise OwnerChanged(f"node {node.name} changed owner while this policy decided about it")
             version = fresh["metadata"]["resourceVersion"]

@@ -3,9 +3,8 @@ the lifecycle on a timer, revert the nodes before the finalizer goes."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from kubernetes import client
@@ -53,7 +52,7 @@ def reconcile(
     status: kopf.Status,
     meta: kopf.Meta,
     patch: kopf.Patch,
-    logger: logging.Logger,
+    logger: kopf.Logger,
     **_: Any,
 ) -> None:
     generation = int(meta.get("generation") or 0)
@@ -69,12 +68,14 @@ def reconcile(
 def _lifecycle(memo: kopf.Memo) -> Lifecycle:
     if "lifecycle" not in memo:
         memo["lifecycle"] = Lifecycle(client.ApiClient(), memo.get("settings") or Settings())
-    return memo["lifecycle"]
+    lifecycle: Lifecycle = memo["lifecycle"]
+    return lifecycle
 
 
 def _fresh(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        return client.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace, SCHEDULER_POLICY.plural, name)
+        return cast(dict[str, Any], client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, SCHEDULER_POLICY.plural, name))
     except client.ApiException as error:
         if error.status == 404:
             return None
@@ -83,7 +84,7 @@ def _fresh(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] |
 
 # A failed step is retried soon: each step starts from the status the last one wrote.
 @kopf.timer(*RESOURCE, interval=STEP_INTERVAL_SECONDS, initial_delay=1.0, backoff=5)
-def advance(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+def advance(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """One lifecycle step on the object as it is now (kopf's copy may lag our own writes)."""
     lifecycle = _lifecycle(memo)
     obj = _fresh(lifecycle.api, meta["namespace"], meta["name"])
@@ -102,7 +103,7 @@ def advance(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: logging.L
 
 
 @kopf.on.delete(*RESOURCE)
-def release(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+def release(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Nodes go back to what they ran before this policy, then kopf removes the finalizer;
     an operator that was down during the deletion does this when it returns."""
     lifecycle = _lifecycle(memo)

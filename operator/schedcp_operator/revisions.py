@@ -14,6 +14,7 @@ import base64
 import hashlib
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 
 from kubernetes import client
 
@@ -96,7 +97,7 @@ class Revisions:
 
     def read(self, name: str) -> tuple[SchedulerRevisionSpec, SchedulerRevisionStatus] | None:
         try:
-            obj = self.custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_REVISION.plural, name)
+            obj = cast(dict[str, Any], self.custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_REVISION.plural, name))
         except client.ApiException as error:
             if error.status == 404:
                 return None
@@ -109,8 +110,10 @@ class Revisions:
         digest = hashlib.sha256(data).hexdigest()
         if digest != ref.sha256:
             raise PublishRefused(f"the rebuilt object has sha256 {digest[:12]}…, verification pinned {ref.sha256[:12]}…")
-        body = {"metadata": {"name": object_configmap_name(ref.name), "labels": {"schedcp.io/revision": label_value(ref.name)}},
-                "binaryData": {OBJECT_KEY: base64.b64encode(data).decode()}}
+        body = client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=object_configmap_name(ref.name),
+                                         labels={"schedcp.io/revision": label_value(ref.name)}),
+            binary_data={OBJECT_KEY: base64.b64encode(data).decode()})
         try:
             self.core.create_namespaced_config_map(self.artifacts_namespace, body)
         except client.ApiException as error:

@@ -5,9 +5,10 @@ cannot mean anything. Each finding becomes a False `Accepted` condition and an E
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from schedcp.api.v1alpha1.base import LabelSelector, SelectorOperator
+from schedcp.api.v1alpha1.base import LabelSelector, LabelSelectorRequirement, SelectorOperator
 from schedcp.api.v1alpha1.policy import DesignerKind, SchedulerPolicySpec
 
 # observation, planning and execution each need at least one call.
@@ -56,11 +57,11 @@ def merged(first: LabelSelector, second: LabelSelector) -> LabelSelector:
     extra = list(first.match_expressions) + list(second.match_expressions)
     for key, value in second.match_labels.items():
         if labels.setdefault(key, value) != value:
-            extra.append({"key": key, "operator": "In", "values": [value]})
+            extra.append(LabelSelectorRequirement(key=key, operator=SelectorOperator.IN, values=[value]))
     return LabelSelector.model_validate({"matchLabels": labels, "matchExpressions": extra})
 
 
-def findings(spec: SchedulerPolicySpec, environ: dict[str, str] | None = None) -> list[Finding]:
+def findings(spec: SchedulerPolicySpec, environ: Mapping[str, str] | None = None) -> list[Finding]:
     environ = os.environ if environ is None else environ
     found = []
     if reason := contradiction(spec.pod_selector):

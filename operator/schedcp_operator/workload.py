@@ -4,9 +4,11 @@ and what each node's agent measured of them (read from the NodeSchedulerStates).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from kubernetes import client
 
+from schedcp import kube
 from schedcp.api.v1alpha1.base import GROUP, VERSION, LabelSelector, SchedulingMetrics, SelectorOperator
 from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE
 from schedcp.api.v1alpha1.nodestate import (
@@ -64,7 +66,8 @@ class NodeReport:
 
 
 def node_reports(api: client.ApiClient) -> dict[str, NodeReport]:
-    listing = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural)
+    listing = cast(dict[str, Any],
+                   client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural))
     return {
         obj["metadata"]["name"]: NodeReport(
             name=obj["metadata"]["name"],
@@ -113,12 +116,12 @@ def _eligible_nodes(core: client.CoreV1Api, node_selector: dict[str, str]) -> se
     if not node_selector:
         return None
     selector = ",".join(f"{k}={v}" for k, v in sorted(node_selector.items()))
-    return {n.metadata.name for n in core.list_node(label_selector=selector).items}
+    return {kube.name(n) for n in core.list_node(label_selector=selector).items}
 
 
 def _workload_class(pod: client.V1Pod, protected: bool, objective: ObjectiveKind) -> WorkloadClass:
-    asked = (pod.metadata.annotations or {}).get(OPTIMIZE_ANNOTATION)
-    if asked in WorkloadClass.__members__.values():
+    asked = (kube.metadata(pod).annotations or {}).get(OPTIMIZE_ANNOTATION)
+    if asked is not None and asked in WorkloadClass.__members__.values():
         return WorkloadClass(asked)
     return _CLASS_OF_OBJECTIVE[objective] if protected else WorkloadClass.BATCH
 
@@ -127,18 +130,18 @@ def observe_workload(api: client.ApiClient, namespace: str, spec: SchedulerPolic
     core = client.CoreV1Api(api)
     selected = core.list_namespaced_pod(namespace, label_selector=selector_string(spec.pod_selector)).items
     protect = spec.objective.protect
-    protected = {p.metadata.uid for p in core.list_namespaced_pod(
+    protected = {kube.uid(p) for p in core.list_namespaced_pod(
         namespace, label_selector=selector_string(merged(spec.pod_selector, protect))).items} if protect else None
     eligible = _eligible_nodes(core, spec.node_selector)
     live = [p for p in selected
-            if not p.metadata.deletion_timestamp and not (p.status and p.status.phase in ("Succeeded", "Failed"))]
+            if not kube.metadata(p).deletion_timestamp and not (p.status and p.status.phase in ("Succeeded", "Failed"))]
     pods = []
     for pod in live:
-        node = pod.spec.node_name
+        node = pod.spec.node_name if pod.spec else None
         if eligible is not None and node not in eligible:
             continue
-        is_protected = protected is None or pod.metadata.uid in protected
-        pods.append(SelectedPod(namespace=namespace, name=pod.metadata.name, uid=pod.metadata.uid, node=node,
+        is_protected = protected is None or kube.uid(pod) in protected
+        pods.append(SelectedPod(namespace=namespace, name=kube.name(pod), uid=kube.uid(pod), node=node,
                                 protected=is_protected,
                                 workload_class=_workload_class(pod, is_protected, spec.objective.kind)))
     return Workload(spec.objective.kind, pods, node_reports(api), matched_pods=len(live), eligible_nodes=eligible)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from schedcp.api.v1alpha1 import ALL_KINDS, Kind
 
@@ -68,7 +69,7 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
     return out
 
 
-def openapi_schema(model: type) -> JsonSchema:
+def openapi_schema(model: type[BaseModel]) -> JsonSchema:
     raw = model.model_json_schema(by_alias=True, mode="validation")
     return _convert(raw, raw.get("$defs", {}))
 

@@ -206,7 +206,8 @@ class DevCluster:
         return result
 
     def api_client(self) -> client.ApiClient:
-        return config.new_client_from_config(config_file=str(self._require_info().kubeconfig))
+        api: client.ApiClient = config.new_client_from_config(config_file=str(self._require_info().kubeconfig))
+        return api
 
     @property
     def kubeconfig(self) -> Path:

@@ -9,4 +9,5 @@ def free_port() -> int:
     # The port is released before the server binds it; on a dev machine the window is harmless.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port

@@ -18,6 +18,7 @@ from typing import Any
 
 from kubernetes import client
 
+from schedcp import kube
 from schedcp.api.v1alpha1.nodestate import PodProfile
 from schedcp.naming import fit
 from schedcp_operator.design.profile import WorkloadProfile
@@ -50,7 +51,7 @@ class DesignJournal:
             try:
                 found = self.core.read_namespaced_config_map(self.name, self.namespace)
                 # A journal left by an earlier policy of the same name is not this design's.
-                same = (found.metadata.labels or {}).get("schedcp.io/policy-uid") == self.labels["schedcp.io/policy-uid"]
+                same = (kube.metadata(found).labels or {}).get("schedcp.io/policy-uid") == self.labels["schedcp.io/policy-uid"]
                 self._data = dict(found.data or {}) if same else {}
             except client.ApiException as error:
                 if error.status != 404:
@@ -61,7 +62,7 @@ class DesignJournal:
     def _save(self, key: str, value: str) -> None:
         data = self._load()
         data[key] = value
-        body = {"metadata": {"name": self.name, "labels": self.labels}, "data": data}
+        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=self.name, labels=self.labels), data=data)
         try:
             self.core.replace_namespaced_config_map(self.name, self.namespace, body)
         except client.ApiException as error:

@@ -12,7 +12,7 @@ import argparse
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from kubernetes import client, config
 from mcp.server.mcpserver import MCPServer
@@ -25,8 +25,10 @@ from schedcp.api.v1alpha1.policy import Mode, Objective, ObjectiveKind, Schedule
 from schedcp_operator.design.mcp_http import serve
 from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.design.repository import Repository
-from schedcp_operator.design.tools import TOOLS, ProfileView, ToolError, Workspace
+from schedcp_operator.design.tools import TOOLS, ProfileView, Tool, ToolError, Workspace
 from schedcp_operator.workload import observe_workload
+
+Args = TypeVar("Args", bound=BaseModel)
 
 # The design tools an outside agent gets: not the roles' hand-offs (describe_workload,
 # decide_plan, finish, record_outcome), which only make sense inside the operator's loop.
@@ -98,7 +100,7 @@ def _policy_spec(select: dict[str, str], protect: dict[str, str], objective: Obj
     )
 
 
-def _as_function(model: type[BaseModel], handler: Callable[[BaseModel], BaseModel], returns: type) -> Callable[..., Any]:
+def _as_function(model: type[Args], handler: Callable[[Args], BaseModel], returns: type) -> Callable[..., Any]:
     """A function whose keyword parameters are the model's fields, so MCP clients see a flat schema."""
 
     def call(**kwargs: Any) -> BaseModel:
@@ -120,12 +122,17 @@ def _as_function(model: type[BaseModel], handler: Callable[[BaseModel], BaseMode
     return call
 
 
+def _on_session(session: McpSession, tool: Tool[Args, BaseModel]) -> Callable[[Args], BaseModel]:
+    """The tool's handler on the session's workspace as it is at the call (analyse_workloads replaces it)."""
+    return lambda args: tool.handler(session.ws, args)
+
+
 def build_server(session: McpSession) -> MCPServer:
     server = MCPServer("schedcp", instructions=__doc__)
     for name in SHARED_TOOLS:
         tool = TOOLS[name]
         returns = typing.get_type_hints(tool.handler)["return"]
-        server.add_tool(_as_function(tool.input_model, lambda args, t=tool: t.handler(session.ws, args), returns),
+        server.add_tool(_as_function(tool.input_model, _on_session(session, tool), returns),
                         name=name, description=tool.description)
     server.add_tool(_as_function(AnalyseWorkloads, session.analyse, ProfileView), name="analyse_workloads",
                     description=AnalyseWorkloads.__doc__)

@@ -7,6 +7,7 @@ are compared per pod (a hundred idle pods do not add up to one busy one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from statistics import fmean
 
 from schedcp.api.v1alpha1.base import SchedulingMetrics
@@ -34,12 +35,14 @@ def aggregate(metrics: list[SchedulingMetrics]) -> SchedulingMetrics | None:
     if not metrics:
         return None
     values: dict[str, float | int] = {}
-    for name, combine in [*((n, sum) for n in _SUMMED), *((n, max) for n in _WORST), *((n, fmean) for n in _MEAN)]:
+    combiners: list[tuple[str, Callable[[list[float]], float]]] = [
+        *((n, sum) for n in _SUMMED), *((n, max) for n in _WORST), *((n, fmean) for n in _MEAN)]
+    for name, combine in combiners:
         present = [getattr(m, name) for m in metrics if getattr(m, name) is not None]
         if present:
             value = combine(present)
             values[name] = round(value) if name.endswith("_micros") or name == "threads" else value
-    return SchedulingMetrics(**values, samples=min(m.samples for m in metrics))
+    return SchedulingMetrics.model_validate({**values, "samples": min(m.samples for m in metrics)})
 
 
 def _per_pod(total: float | int | None, pods: int) -> float:
@@ -47,12 +50,12 @@ def _per_pod(total: float | int | None, pods: int) -> float:
 
 
 def _wake_heavy(m: SchedulingMetrics | None, pods: int) -> bool:
-    return bool(m) and _per_pod(m.voluntary_switches_per_second, pods) >= WAKES_OFTEN_PER_SECOND and (
+    return m is not None and _per_pod(m.voluntary_switches_per_second, pods) >= WAKES_OFTEN_PER_SECOND and (
         m.timeslice_mean_micros or 0) <= SHORT_BURST_MICROS
 
 
 def _cpu_bound(m: SchedulingMetrics | None, pods: int) -> bool:
-    return bool(m) and (_per_pod(m.cpu_cores, pods) >= CPU_BOUND_CORES or (m.timeslice_mean_micros or 0) >= LONG_SLICE_MICROS)
+    return m is not None and (_per_pod(m.cpu_cores, pods) >= CPU_BOUND_CORES or (m.timeslice_mean_micros or 0) >= LONG_SLICE_MICROS)
 
 
 def derive_traits(objective: ObjectiveKind, protected: SchedulingMetrics | None, protected_pods: int,

@@ -18,6 +18,7 @@ import math
 import re
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from kubernetes import client
 from pydantic import BaseModel
@@ -145,7 +146,8 @@ class Repository:
         repository = cls.from_builtins()
         if api is None:
             return repository
-        listing = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural)
+        listing = cast(dict[str, Any],
+                       client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural))
         for obj in listing.get("items", []):
             name = obj["metadata"]["name"]
             status = SchedulerTemplateStatus.model_validate(obj.get("status") or {})
@@ -238,7 +240,7 @@ def _append_history(custom: client.CustomObjectsApi, template: str, entry: Histo
 
 
 def _replace_history(custom: client.CustomObjectsApi, template: str, entry: HistoryEntry) -> list[HistoryEntry]:
-    obj = custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, template)
+    obj = cast(dict[str, Any], custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, template))
     status = SchedulerTemplateStatus.model_validate(obj.get("status") or {})
     history = [*status.history, entry][-HISTORY_LIMIT:]  # the schema's bound: the oldest go
     obj["status"] = status.model_copy(update={"history": history}).to_wire()

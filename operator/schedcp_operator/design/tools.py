@@ -24,7 +24,7 @@ from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, BinarySource, Outco
 from schedcp.verifying.cache import verify_remembered
 from schedcp.verifying.performance import PerformanceGoal, summary
 from schedcp_operator.design.profile import WorkloadProfile
-from schedcp_operator.design.repository import Repository
+from schedcp_operator.design.repository import Repository, RepositoryEntry
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -229,7 +229,7 @@ def search_repository(ws: Workspace, args: SearchRepository) -> SearchResult:
     )
 
 
-def _entry(ws: Workspace, name: str):
+def _entry(ws: Workspace, name: str) -> RepositoryEntry:
     try:
         return ws.repository.get(name)
     except KeyError as missing:
