@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup prepare demo test crds clean
+.PHONY: setup prepare demo check unit test crds clean
 
 setup: $(VENV)/.installed
 
@@ -21,9 +21,20 @@ prepare: setup
 demo: prepare
 	$(VENV)/bin/schedcp demo
 
+# Lint, types and the layers (settings in pyproject.toml): seconds, so `make test` runs them
+# first and fails before the long preparation.
+check: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+# The pure-logic tests (marker `unit`): no cluster, no VM, no caches to build.
+unit: setup
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
 # The tests run the one scx scheduler they load (scx_bpfland, ~7 min cold); the benchmark
 # builds the rest with `schedcp dev prepare --scx`.
-test: prepare
+test: check prepare
 	$(VENV)/bin/schedcp dev prepare --scx scx_bpfland
 	$(PY) -m pytest $(PYTEST_ARGS)
 

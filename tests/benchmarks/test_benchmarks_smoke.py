@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks import scheduling
 from benchmarks.reporting import (
     Difference,
@@ -16,6 +18,8 @@ from benchmarks.reporting import (
     write_result,
 )
 from benchmarks.scheduling import BASELINE, MEASURES, Scheduler, collect, failures, value_of
+
+pytestmark = pytest.mark.unit
 
 
 def run(label: str, workload: str, result: dict, *, state: str = "enabled", rc: int = 0, round: int = 2,

@@ -13,6 +13,8 @@ from schedcp_operator.design.observe import aggregate, build_profile
 from schedcp_operator.design.pricing import UnknownModel, cost_usd, price_of
 from schedcp_operator.design.profile import Trait
 
+pytestmark = pytest.mark.unit
+
 # Shapes measured by the node agent's tier-2 VM test: a pod that sleeps 1 ms in a loop,
 # and one that spins.
 WAKER = SchedulingMetrics(cpu_cores=0.17, voluntary_switches_per_second=745, timeslice_mean_micros=229,

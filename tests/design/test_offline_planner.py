@@ -31,6 +31,7 @@ from tests.design.test_repository import LABELLED, profile_of
 RULED = [case for case in LABELLED if not Repository.from_builtins().get(case["expected"]).spec.source.binary]
 
 
+@pytest.mark.unit
 def test_offline_rules_pick_the_expected_template_for_every_labelled_workload() -> None:
     chosen = {case["goal"]: choose(profile_of(case)).template for case in RULED}
     assert chosen == {case["goal"]: case["expected"] for case in RULED}
@@ -65,6 +66,7 @@ def test_offline_designs_pass_the_verifier() -> None:
 LATENCY_CASE = next(case for case in LABELLED if case["expected"] == "latency-class")
 
 
+@pytest.mark.unit
 def test_when_nothing_beats_eevdf_the_planner_ends_with_no_improvement_and_the_table() -> None:
     ws = Workspace(profile_of(LATENCY_CASE), Repository.from_builtins(), verifier=slower_than_eevdf, goal=GOAL)
     with pytest.raises(NoImprovement) as ended:
@@ -77,6 +79,7 @@ def test_when_nothing_beats_eevdf_the_planner_ends_with_no_improvement_and_the_t
     assert "latency-class" in str(ended.value) and "EEVDF 2900.0, candidate 205000.0" in str(ended.value)
 
 
+@pytest.mark.unit
 def test_the_planner_goes_on_to_the_next_ranked_candidate_that_beats_eevdf() -> None:
     repository = Repository.from_builtins()
     profile = profile_of(LATENCY_CASE)
@@ -88,6 +91,7 @@ def test_the_planner_goes_on_to_the_next_ranked_candidate_that_beats_eevdf() -> 
     assert [t.verdict for t in ws.tried] == [CandidateVerdict.NOT_BETTER, CandidateVerdict.BETTER]
 
 
+@pytest.mark.unit
 def test_finish_refuses_a_safe_candidate_that_is_not_better_with_its_numbers() -> None:
     ws = Workspace(profile_of(LATENCY_CASE), Repository.from_builtins(), verifier=slower_than_eevdf, goal=GOAL)
     propose_configuration(ws, ProposeConfiguration(template="fifo"))

@@ -18,6 +18,8 @@ from schedcp_operator.design.repository import (
     workload_signature,
 )
 
+pytestmark = pytest.mark.unit
+
 LABELLED = yaml.safe_load(Path(__file__).with_name("labelled_workloads.yaml").read_text())
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from schedcp.api.v1alpha1.policy import Phase, SchedulerPolicySpec, SchedulerPolicyStatus
 from schedcp_operator.assessment import next_status, verdict
 from schedcp_operator.semantics import Finding
+
+pytestmark = pytest.mark.unit
 
 
 def spec(mode: str = "Recommend") -> SchedulerPolicySpec:

@@ -13,6 +13,8 @@ from schedcp_node_agent.node_state import field_manager
 from schedcp_operator.design.journal import journal_name
 from schedcp_operator.revisions import revision_name
 
+pytestmark = pytest.mark.unit
+
 SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 SHA = "ab" * 32

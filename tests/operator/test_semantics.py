@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from schedcp.api.v1alpha1.base import LabelSelector
 from schedcp.api.v1alpha1.policy import SchedulerPolicySpec
 from schedcp_operator.semantics import contradiction, findings, merged
+
+pytestmark = pytest.mark.unit
 
 
 def policy(**overrides) -> SchedulerPolicySpec:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from schedcp.api.v1alpha1.policy import CandidateVerdict, ObjectiveKind
 from schedcp.api.v1alpha1.revision import Better
 from schedcp.api.v1alpha1.template import BinarySource
@@ -18,6 +20,8 @@ from schedcp.verifying.performance import (
     performance_stage,
 )
 from schedcp.verifying.replay import ReplayShape
+
+pytestmark = pytest.mark.unit
 
 LATENCY = PerformanceGoal(objective=ObjectiveKind.LATENCY, replay=ReplayShape(hogs=2), max_batch_loss_percent=10)
 

@@ -1,0 +1,94 @@
+"""The operator's pure decisions, without a cluster: the canary's judgement, kernel domains,
+which of two policies owns a node, and what a node's report says about a rollout."""
+
+from __future__ import annotations
+
+import pytest
+
+from schedcp.api.v1alpha1.base import ObjectReference, RevisionReference, SchedulingMetrics
+from schedcp.api.v1alpha1.nodestate import (
+    ActiveScheduler,
+    KernelFacts,
+    NodeSchedulerStateSpec,
+    NodeSchedulerStateStatus,
+    SchedExtState,
+)
+from schedcp.api.v1alpha1.policy import ObjectiveKind
+from schedcp_operator.conflicts import rank
+from schedcp_operator.evaluation import judge
+from schedcp_operator.kernel_domains import kernel_domains
+from schedcp_operator.node_assignments import owned_by, runs
+from schedcp_operator.workload import NodeReport
+
+pytestmark = pytest.mark.unit
+
+REVISION = RevisionReference(name="web-1", sha256="a" * 64)
+
+
+def node(name: str, boot_id: str | None = None, policy: ObjectReference | None = None,
+         active: ActiveScheduler | None = None) -> NodeReport:
+    kernel = KernelFacts(release="6.12.0", boot_id=boot_id)
+    return NodeReport(name, NodeSchedulerStateSpec(policy_ref=policy),
+                      NodeSchedulerStateStatus(kernel=kernel, active=active), resource_version="1")
+
+
+def latency(p50: int | None = None, p99: int | None = None, cores: float | None = None) -> SchedulingMetrics:
+    return SchedulingMetrics(run_delay_p50_micros=p50, runq_latency_p99_micros=p99, cpu_cores=cores)
+
+
+def test_a_latency_canary_regresses_only_beyond_both_the_percent_and_the_noise_floor() -> None:
+    def regressed(before: int, after: int) -> bool:
+        return judge(ObjectiveKind.LATENCY, latency(p99=before), latency(p99=after), None, None, 10, 10).regressed
+
+    assert regressed(1000, 1300)           # +30 %, +300 µs
+    assert not regressed(1000, 1050)       # within 10 %
+    assert not regressed(100, 250)         # +150 %, but under the 200 µs floor
+    assert not regressed(1000, 500)        # better
+
+
+def test_the_latency_measure_is_the_tier2_p99_when_there_is_one_else_the_tier1_median() -> None:
+    with_tier2 = judge(ObjectiveKind.LATENCY, latency(p50=100, p99=900), latency(p50=5000, p99=950), None, None, 10, 10)
+    assert not with_tier2.regressed and "run-queue latency p99" in with_tier2.summary
+    tier1 = judge(ObjectiveKind.LATENCY, latency(p50=1000), latency(p50=2000), None, None, 10, 10)
+    assert tier1.regressed and "run delay p50" in tier1.summary
+
+
+def test_the_other_pods_may_lose_cpu_up_to_the_accepted_batch_loss() -> None:
+    def verdict(after: float) -> bool:
+        return judge(ObjectiveKind.THROUGHPUT, latency(cores=1.0), latency(cores=1.0),
+                     latency(cores=2.0), latency(cores=after), 10, 25).regressed
+
+    assert not verdict(1.6)  # -20 % of 25 % allowed
+    assert verdict(1.4)      # -30 %
+
+
+def test_a_canary_without_measures_on_both_sides_is_not_a_regression() -> None:
+    judgement = judge(ObjectiveKind.LATENCY, None, latency(p99=10_000), None, None, 10, 10)
+    assert not judgement.regressed and "no protected pod" in judgement.summary
+
+
+def test_nodes_reporting_one_boot_id_are_one_domain_and_the_rest_their_own() -> None:
+    domains = kernel_domains({"b": node("b", "k1"), "a": node("a", "k1"), "c": node("c", "k2"), "d": node("d")})
+    assert domains == {"a": ["a", "b"], "b": ["a", "b"], "c": ["c"], "d": ["d"]}
+
+
+def test_higher_priority_ranks_first_then_the_older_policy_then_the_name() -> None:
+    policies = [rank(100, "2026-01-02T00:00:00Z", "ns", "late"), rank(200, "2026-01-03T00:00:00Z", "ns", "urgent"),
+                rank(100, "2026-01-01T00:00:00Z", "ns", "old"), rank(100, "2026-01-01T00:00:00Z", "a", "twin")]
+    assert [r[3] for r in sorted(policies)] == ["urgent", "twin", "old", "late"]
+
+
+def test_a_node_is_owned_by_the_policy_its_spec_names() -> None:
+    mine, other = ObjectReference(namespace="ns", name="web"), ObjectReference(namespace="ns2", name="web")
+    assert owned_by(node("n", policy=mine), mine)
+    assert not owned_by(node("n", policy=other), mine)
+    assert not owned_by(node("n"), mine)
+
+
+def test_a_node_runs_a_revision_only_when_enabled_with_the_same_digest() -> None:
+    enabled = ActiveScheduler(state=SchedExtState.ENABLED, revision=REVISION)
+    assert runs(node("n", active=enabled), REVISION)
+    assert not runs(node("n", active=enabled.model_copy(update={"state": SchedExtState.ENABLING})), REVISION)
+    other_digest = REVISION.model_copy(update={"sha256": "b" * 64})
+    assert not runs(node("n", active=enabled), other_digest)
+    assert not runs(node("n"), REVISION)
