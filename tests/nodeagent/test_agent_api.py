@@ -29,6 +29,10 @@ pytestmark = pytest.mark.cluster
 PLURAL = "nodeschedulerstates"
 BUSY = [sys.executable, "-c", "while True: pass"]
 IDLE = ["sleep", "1000"]
+# From starting an agent to its first status: a Python process importing the Kubernetes
+# client and listing its objects. At load 20 on 2 cores that took 40 s; an allowance, not
+# an expectation (waits return as soon as the status is there).
+STARTUP_SECONDS = 180
 
 
 class AgentProcess(ComponentProcess):
@@ -89,7 +93,7 @@ def test_each_agent_keeps_its_own_node_state_current(kube_cluster, start_agent, 
     first = {}
     for agent in agents:
         obj = wait_until(lambda agent=agent: (o := state_of(kube_cluster, agent.node)) and o.get("status", {}).get("heartbeatTime") and o,
-                         60, f"status of {agent.node}", agent.recent)
+                         STARTUP_SECONDS, f"status of {agent.node}", agent.recent)
         kernel = obj["status"]["kernel"]
         assert kernel["release"] == os.uname().release
         assert kernel["schedExt"] is False, "the host kernel has no sched_ext"
@@ -99,7 +103,7 @@ def test_each_agent_keeps_its_own_node_state_current(kube_cluster, start_agent, 
         first[agent.node] = obj["status"]["heartbeatTime"]
     for agent in agents:
         wait_until(lambda agent=agent: state_of(kube_cluster, agent.node)["status"]["heartbeatTime"] != first[agent.node],
-                   15, f"a newer heartbeat from {agent.node}", agent.recent)
+                   60, f"a newer heartbeat from {agent.node}", agent.recent)
     for agent in agents:
         managers = {m["manager"] for m in state_of(kube_cluster, agent.node)["metadata"]["managedFields"]}
         assert managers == {f"schedcp-node-agent/{agent.node}"}, "only this node's agent may write its object"
@@ -112,7 +116,7 @@ def heartbeat(kube_cluster, node: str) -> str | None:
 def test_an_agent_of_a_node_with_a_253_character_name_keeps_its_state(kube_cluster, start_agent, tmp_path) -> None:
     node = (node_name(tmp_path, "long") + "." + "n" * 253)[:253]
     agent = start_agent(node)
-    wait_until(lambda: heartbeat(kube_cluster, node), 60, f"status of {node}", agent.recent)
+    wait_until(lambda: heartbeat(kube_cluster, node), STARTUP_SECONDS, f"status of {node}", agent.recent)
     labels = state_of(kube_cluster, node)["metadata"]["labels"]
     assert len(labels["schedcp.io/node"]) <= 63
 
@@ -120,7 +124,7 @@ def test_an_agent_of_a_node_with_a_253_character_name_keeps_its_state(kube_clust
 def test_an_agent_outlives_an_api_server_outage(kube_cluster, start_agent, api_link, tmp_path) -> None:
     node = node_name(tmp_path, "outage")
     agent = start_agent(node, api_link.kubeconfig)
-    before = wait_until(lambda: heartbeat(kube_cluster, node), 60, f"status of {node}", agent.recent)
+    before = wait_until(lambda: heartbeat(kube_cluster, node), STARTUP_SECONDS, f"status of {node}", agent.recent)
     api_link.cut()
     agent.wait_for_message("status write failed: API server unreachable", timeout=30)
     api_link.restore()
@@ -133,7 +137,7 @@ def test_spec_on_an_unsupported_kernel_is_refused_with_a_condition(kube_cluster,
     node = node_name(tmp_path, "c")
     agent = start_agent(node)
     wait_until(lambda: condition(state_of(kube_cluster, node) or {}, "Ready").get("reason") == "KernelDefault",
-               60, "Ready=KernelDefault", agent.recent)
+               STARTUP_SECONDS, "Ready=KernelDefault", agent.recent)
     custom = client.CustomObjectsApi(kube_cluster.api_client())
     patch = {"spec": {"desiredRevision": {"name": "fifo-abc", "sha256": "a" * 64}}}
     generation = custom.patch_cluster_custom_object(GROUP, VERSION, PLURAL, node, patch)["metadata"]["generation"]
@@ -165,9 +169,13 @@ def test_profiles_tell_the_busy_pod_from_the_idle_one(kube_cluster, start_agent,
         pods = {p["name"]: p for p in obj.get("status", {}).get("profiling", {}).get("pods", [])}
         return pods if all(pods.get(n, {}).get("metrics", {}).get("samples", 0) >= 5 for n in uids) else None
 
+    wait_until(lambda: heartbeat(kube_cluster, node), STARTUP_SECONDS, f"status of {node}", agent.recent)
     pods = wait_until(profiles, 60, "profiles of both pods", lambda: f"{agent.recent()}\n{state_of(kube_cluster, node)}")
     busy, idle = pods["busy"]["metrics"], pods["idle"]["metrics"]
-    assert busy["cpuCores"] > 0.5 > 0.05 > idle["cpuCores"]
+    assert (busy["threads"], idle["threads"]) == (1, 1)
+    # Relations, not rates: the busy pod gets what the host's load leaves it (0.16 cores
+    # at load 16 on 2 cores), the idle one nothing.
+    assert busy["cpuCores"] > idle["cpuCores"]
     assert busy["timesliceMeanMicros"] > 0
     assert busy.get("involuntarySwitchesPerSecond", 0) >= idle.get("involuntarySwitchesPerSecond", 0)
     assert pods["busy"]["cgroupId"] == os.stat(host_pods.hierarchies.unified / "kubepods/burstable" / f"pod{uids['busy']}").st_ino
@@ -180,7 +188,7 @@ def test_profiles_tell_the_busy_pod_from_the_idle_one(kube_cluster, start_agent,
 def test_graceful_stop_leaves_a_final_condition(kube_cluster, start_agent, tmp_path) -> None:
     node = node_name(tmp_path, "s")
     agent = start_agent(node)
-    wait_until(lambda: condition(state_of(kube_cluster, node) or {}, "Ready"), 60, "first status", agent.recent)
+    wait_until(lambda: condition(state_of(kube_cluster, node) or {}, "Ready"), STARTUP_SECONDS, "first status", agent.recent)
     agent.stop()
     assert agent.process.returncode == 0, agent.recent()
     assert condition(state_of(kube_cluster, node), "Ready")["reason"] == "AgentStopped"

@@ -1,8 +1,9 @@
 """Acceptance: on real cgroups with real processes, the tier-1 profile tells a busy pod
 from an idle one, and a CPU-capped pod by its throttling.
 
-Assertions are relations between pods, not timings, so that a loaded machine cannot
-make them flaky.
+Assertions are relations between pods measured in the same run, not rates: on a machine
+shared with other work the pods get whatever share the host's load leaves them (a busy
+pod measured 0.21 cores at load 8 on 2 cores), and the profile is right to say so.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from schedcp_node_agent.pod_cgroups import PodCgroupResolver, QosClass
 from schedcp_node_agent.profiler import Profiler
 
 SPIN = ["sh", "-c", "while :; do :; done"]
+# Far below what the busy pod gets at any load a test machine sees, so that the cap binds
+# (the capped pod is throttled) and the busy pod gets more than the capped one whatever
+# the load: with a cap near the load-reduced share the two would be a coin toss.
+CAP_CORES = 0.02
 
 
 def test_profile_tells_busy_idle_and_throttled_pods_apart(host_pods: HostPods) -> None:
@@ -23,7 +28,7 @@ def test_profile_tells_busy_idle_and_throttled_pods_apart(host_pods: HostPods) -
     for _ in range(spinners):
         host_pods.spawn(busy, SPIN)
     host_pods.spawn(idle, ["sleep", "1000"])
-    host_pods.limit_cpu(capped, 0.2)
+    host_pods.limit_cpu(capped, CAP_CORES)
     host_pods.spawn(capped, SPIN)
 
     resolver = PodCgroupResolver()
@@ -37,15 +42,14 @@ def test_profile_tells_busy_idle_and_throttled_pods_apart(host_pods: HostPods) -
     b, i, c = (profiler.summary(uid) for uid in (busy, idle, capped))
 
     assert b.samples >= 3 and i.samples >= 3 and c.samples >= 3
-    assert b.cpu_cores is not None and b.cpu_cores > 0.5
-    assert i.cpu_cores is not None and i.cpu_cores < 0.05
+    assert b.cpu_cores is not None and c.cpu_cores is not None and i.cpu_cores is not None
+    assert b.cpu_cores > c.cpu_cores > i.cpu_cores
     assert (b.threads, i.threads, c.threads) == (spinners, 1, 1)
     assert b.involuntary_switches_per_second > i.involuntary_switches_per_second  # type: ignore[operator]
     assert b.run_delay_per_second_micros > i.run_delay_per_second_micros  # type: ignore[operator]
     assert b.run_delay_p50_micros is not None and b.run_delay_p50_micros > 0
     assert b.timeslice_mean_micros is not None
 
-    assert c.cpu_cores is not None and c.cpu_cores < b.cpu_cores
     assert c.throttled_periods_per_second is not None and c.throttled_periods_per_second > 0
     assert c.throttled_micros_per_second is not None and c.throttled_micros_per_second > 0
     assert (b.throttled_periods_per_second, i.throttled_periods_per_second) == (0, 0)

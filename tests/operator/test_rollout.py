@@ -325,7 +325,7 @@ def test_a_selector_that_leaves_no_pod_is_not_accepted_and_named_once(scene, ope
     idle.core.patch_node(idle.name, {"metadata": {"labels": {"pool": "idle"}}})
     op = operator()
     scene.apply(policy_body("web", **spec))
-    body = scene.wait_condition("web", "Accepted", op, timeout=60, status="False")
+    body = scene.wait_condition("web", "Accepted", op, status="False")
     accepted = condition(body, "Accepted")
     assert accepted["reason"] == reason and blamed in accepted["message"], accepted
     assert condition(body, "Ready")["reason"] == reason
@@ -338,7 +338,7 @@ def test_a_policy_waiting_for_its_pods_is_accepted_once_they_come(scene, operato
     node = scene.node(labels=())
     op = operator()
     scene.apply(policy_body("web", podSelector={"matchLabels": {"app": "later"}}, objective={"kind": "latency"}))
-    scene.wait_condition("web", "Accepted", op, timeout=60, status="False")
+    scene.wait_condition("web", "Accepted", op, status="False")
     node.add_pod(scene.namespace, "later-0", {"app": "later"})
     body = scene.wait_condition("web", "Accepted", op, timeout=60)
     assert condition(body, "Accepted")["reason"] == "Valid"
