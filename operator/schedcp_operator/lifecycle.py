@@ -68,7 +68,7 @@ NO_PODS_SELECTED, NODES_EXCLUDE_PODS, PROTECTED_NOT_SELECTED = (
 _SELECTION_REASONS = (NO_PODS_SELECTED, NODES_EXCLUDE_PODS, PROTECTED_NOT_SELECTED)
 # Fields a user may change without asking for a new design.
 _NOT_DESIGN_INPUTS = {"mode", "approved_revision", "rollout", "priority"}
-_WRITTEN = (NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
+_WRITTEN = (NodePhase.APPLYING, NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
 # Bad Request, Request Entity Too Large, Invalid (also an admission policy's denial).
 _PERMANENT_REFUSALS = (400, 413, 422)
 _ROLLING = (Phase.CANARY, Phase.ROLLING_OUT, Phase.ACTIVE)
@@ -122,13 +122,22 @@ class Settings:
         self.release_timeout_seconds = release_timeout_seconds
 
 
+Checkpoint = Callable[[SchedulerPolicyStatus], None]
+
+
 @dataclass
 class _Step:
     """One step's working copy: the status being built and the Events to post."""
 
     policy: PolicyView
     status: SchedulerPolicyStatus
+    checkpoint: Checkpoint
     events: list[Event] = field(default_factory=list)
+
+    def save(self) -> None:
+        """Write the status so far: what must be on record before the step acts on it."""
+        self.status.nodes = _counts(self.status.rollout)
+        self.checkpoint(self.status)
 
     def condition(self, type: str, status: ConditionStatus, reason: str, message: str) -> None:
         self.status.conditions = set_condition(self.status.conditions, type=type, status=status, reason=reason,
@@ -161,8 +170,9 @@ class Lifecycle:
 
     # -- the entry point -------------------------------------------------------------------
 
-    def step(self, policy: PolicyView) -> tuple[SchedulerPolicyStatus, list[Event]]:
-        st = _Step(policy, policy.status.model_copy(deep=True))
+    def step(self, policy: PolicyView, checkpoint: Checkpoint) -> tuple[SchedulerPolicyStatus, list[Event]]:
+        """`checkpoint` writes a status mid-step (and the step goes no further if it fails)."""
+        st = _Step(policy, policy.status.model_copy(deep=True), checkpoint)
         phase = st.status.phase
         if phase in (None, Phase.INVALID):
             return st.status, []
@@ -448,6 +458,8 @@ class Lifecycle:
             node = workload.nodes.get(entry.name)
             if node is None or entry.phase in (NodePhase.YIELDED, NodePhase.REVERTED, NodePhase.SHARED):
                 continue
+            if entry.phase == NodePhase.APPLYING:
+                _settle(entry, node, st.policy.ref)
             if entry.phase in (NodePhase.APPLIED, NodePhase.ACTIVE) and not owned_by(node, st.policy.ref):
                 entry.phase, entry.message = NodePhase.YIELDED, "another policy took the node"
                 self._report_conflicts(st, [f"node {entry.name} was taken by policy {node.spec.policy_ref.name}"
@@ -459,7 +471,7 @@ class Lifecycle:
         if failed:
             self._break(st, failed[0].message.split(":")[0], "; ".join(f"{n.name}: {n.message}" for n in failed))
             return False
-        in_flight = sum(n.phase == NodePhase.APPLIED for n in rollout.nodes)
+        in_flight = sum(n.phase in (NodePhase.APPLYING, NodePhase.APPLIED) for n in rollout.nodes)
         for entry in entries:
             if entry.phase == NodePhase.PENDING and in_flight < limits.max_unavailable:
                 try:
@@ -472,22 +484,25 @@ class Lifecycle:
         return bool(live) and all(n.phase == NodePhase.ACTIVE for n in live)
 
     def _apply(self, st: _Step, workload: Workload, entry: NodeRollout) -> None:
-        node = workload.nodes[entry.name]
         rollout = st.status.rollout
         assert rollout is not None
-        if not owned_by(node, st.policy.ref):
-            entry.previous, entry.previous_owner = node.spec.desired_revision, node.spec.policy_ref
+        followers = [f for f in rollout.nodes
+                     if f.phase == NodePhase.SHARED and f.shares_kernel_with == entry.name and not f.since]
+        for target in (entry, *followers):
+            _record_previous(target, workload.nodes[target.name], st.policy.ref)
         entry.metrics_before = workload.metrics(protected=True, on={entry.name})
         entry.others_before = workload.metrics(protected=False, on={entry.name})
-        self.assignments.write(node, rollout.revision, st.policy.ref, workload.pod_classes(entry.name))
-        entry.phase, entry.since, entry.message = NodePhase.APPLIED, now(), ""
-        for follower in rollout.nodes:
-            if follower.phase == NodePhase.SHARED and follower.shares_kernel_with == entry.name and not follower.since:
-                shared = workload.nodes[follower.name]
-                if not owned_by(shared, st.policy.ref):
-                    follower.previous, follower.previous_owner = shared.spec.desired_revision, shared.spec.policy_ref
-                self.assignments.write(shared, None, st.policy.ref, [], shared_kernel_with=entry.name)
-                follower.since = now()
+        entry.phase, entry.since, entry.message = NodePhase.APPLYING, now(), ""
+        # A step can fail after a write has landed (even one whose answer was lost): the
+        # record of what ran before must already be in the status, or a revert has nothing
+        # to return the node to but the kernel's default.
+        st.save()
+        self.assignments.write(workload.nodes[entry.name], rollout.revision, st.policy.ref,
+                               workload.pod_classes(entry.name))
+        entry.phase = NodePhase.APPLIED
+        for follower in followers:
+            self.assignments.write(workload.nodes[follower.name], None, st.policy.ref, [], shared_kernel_with=entry.name)
+            follower.since = now()
         role = "canary" if entry.canary else "node"
         st.events.append(Event("Normal", "NodeApplied", f"{role} {entry.name}: desired revision {rollout.revision.name}"))
 
@@ -520,7 +535,8 @@ class Lifecycle:
         reverted = []
         for entry in status.rollout.nodes:
             node = nodes.get(entry.name)
-            if not _touched(entry) or node is None or not owned_by(node, policy.ref):
+            # Ownership, not the entry's phase: a write may have landed in a step that failed after it.
+            if node is None or not owned_by(node, policy.ref):
                 continue
             self.assignments.write(node, entry.previous, entry.previous_owner, [])
             entry.phase, entry.since = NodePhase.REVERTED, now()
@@ -549,6 +565,20 @@ class Lifecycle:
         if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
             return f"waiting for {', '.join(waiting)} to report their previous scheduler"
         return None
+
+
+def _record_previous(entry: NodeRollout, node: NodeReport, policy: ObjectReference) -> None:
+    """What the node runs, and for whom, unless that is already this policy's own writing."""
+    if not owned_by(node, policy):
+        entry.previous, entry.previous_owner = node.spec.desired_revision, node.spec.policy_ref
+
+
+def _settle(entry: NodeRollout, node: NodeReport, policy: ObjectReference) -> None:
+    """An entry that a step left Applying, having failed after the record was written."""
+    if owned_by(node, policy) or node.spec.policy_ref != entry.previous_owner:
+        entry.phase = NodePhase.APPLIED  # the write landed, or another policy took the node since: the caller tells
+    else:
+        entry.phase, entry.since = NodePhase.PENDING, None  # it never landed: write it again
 
 
 def _back_on(node: NodeReport, previous: RevisionReference | None) -> bool:

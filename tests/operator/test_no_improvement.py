@@ -29,12 +29,16 @@ from tests.operator.test_rollout import PLURAL, policy_body
 pytestmark = pytest.mark.cluster
 
 
+def in_memory(status: SchedulerPolicyStatus) -> None:
+    """These steps keep the policy's status in the test's view, not on the API server."""
+
+
 def step_until(lifecycle: Lifecycle, view: PolicyView, phase: Phase, timeout: float = 60) -> tuple[PolicyView, list[Event]]:
     events: list[Event] = []
     deadline = time.monotonic() + timeout
     while view.status.phase != phase:
         assert time.monotonic() < deadline, f"still {view.status.phase}: {view.status.conditions}"
-        status, new = lifecycle.step(view)
+        status, new = lifecycle.step(view, in_memory)
         view, events = dataclasses.replace(view, status=status), events + new
         time.sleep(0.2)
     return view, events
@@ -79,7 +83,7 @@ def test_a_policy_with_nothing_better_than_eevdf_ends_no_improvement_and_touches
         revisions = custom.list_cluster_custom_object(GROUP, VERSION, "schedulerrevisions")["items"]
         assert not [r for r in revisions if (r["spec"].get("policyRef") or {}).get("namespace") == namespace]
         # Terminal: a later step changes nothing and says nothing.
-        again, more = lifecycle.step(view)
+        again, more = lifecycle.step(view, in_memory)
         assert again.phase == Phase.NO_IMPROVEMENT and not more
         # And the CRD's schema takes the outcome as the operator writes it.
         custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, "web", {"status": status.to_wire()})
