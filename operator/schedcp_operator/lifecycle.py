@@ -23,14 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import anthropic
 from kubernetes import client
 
 from schedcp.api.v1alpha1.base import ConditionStatus, ObjectReference, RevisionReference, now
 from schedcp.api.v1alpha1.policy import (
-    ChosenRevision,
-    DesignCost,
-    DesignerKind,
     Mode,
     NodeCounts,
     NodePhase,
@@ -46,17 +42,13 @@ from schedcp.verifying.cache import verify_remembered
 
 from schedcp_operator.assessment import ACCEPTED, VALID
 from schedcp_operator.conflicts import outranks
-from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement
-from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
-from schedcp_operator.design.profile import performance_goal
-from schedcp_operator.design.repository import Repository
-from schedcp_operator.design.tools import Workspace
+from schedcp_operator.design_task import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
 from schedcp_operator.evaluation import judge
 from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_assignments import Assignments, OwnerChanged, owned_by, runs
-from schedcp_operator.revisions import PublishRefused, Revisions, revision_name, revision_spec
+from schedcp_operator.revisions import PublishRefused, Revisions
 from schedcp_operator.workload import NodeReport, Workload, node_reports, observe_workload
 
 log = logging.getLogger("schedcp.lifecycle")
@@ -115,11 +107,11 @@ class Event:
 
 
 class Settings:
-    def __init__(self, artifacts_namespace: str = "schedcp-system", anthropic_factory: Callable[[], anthropic.Anthropic]
-                 = anthropic.Anthropic, release_timeout_seconds: float = 60) -> None:
+    def __init__(self, artifacts_namespace: str = "schedcp-system", release_timeout_seconds: float = 60,
+                 design_concurrency: int = 2) -> None:
         self.artifacts_namespace = artifacts_namespace
-        self.anthropic_factory = anthropic_factory
         self.release_timeout_seconds = release_timeout_seconds
+        self.design_concurrency = design_concurrency
 
 
 Checkpoint = Callable[[SchedulerPolicyStatus], None]
@@ -240,63 +232,44 @@ class Lifecycle:
         st.enter(Phase.DESIGNING, "Designing", f"profiled {message}; designing with {spec.designer.kind}")
 
     def _designing(self, st: _Step) -> None:
-        spec = st.policy.spec
+        """The design runs in a process of its own (design_runs); a step reads how it is doing."""
         journal = self._journal(st.policy)
-        inputs = journal.inputs()
-        if inputs is None:
-            profile, pods = observe_workload(self.api, st.policy.namespace, spec).design_profile(spec)
-            journal.keep_inputs(profile, pods)
-        else:
-            profile, pods = inputs
-        ws = Workspace(profile, Repository.load(self.api), pods, goal=performance_goal(profile))
-        try:
-            record = self._design(spec, ws, journal)
-        except DesignInterrupted as error:
-            st.condition(DESIGNED, ConditionStatus.FALSE, "DesignerUnreachable", str(error))
-            st.ready(ConditionStatus.FALSE, "DesignerUnreachable", f"{error}; the design resumes from its journal")
+        result = journal.read(RESULT_KEY, DesignResult)
+        if result is None:
+            self._design_progress(st, journal.read(PROGRESS_KEY, DesignProgress))
             return
-        except NoImprovement as error:
-            # Nothing failed: no node was touched, and none needs to be.
-            st.status.tried = error.tried[-16:]
-            st.condition(DESIGNED, ConditionStatus.FALSE, "NoImprovement", str(error))
-            st.enter(Phase.NO_IMPROVEMENT, "NoImprovement", str(error))
-            journal.close()
+        if result.revision is None:
+            st.condition(DESIGNED, ConditionStatus.FALSE, result.reason, result.message)
+            if result.reason == "NoImprovement":
+                # Nothing failed: no node was touched, and none needs to be.
+                st.status.tried = result.tried
+                st.enter(Phase.NO_IMPROVEMENT, result.reason, result.message)
+            else:
+                st.fail(result.reason, result.message)
             return
-        except DesignError as error:
-            reason = "BudgetExhausted" if isinstance(error, BudgetExhausted) else "DesignFailed"
-            st.condition(DESIGNED, ConditionStatus.FALSE, reason, str(error))
-            st.fail(reason, str(error))
-            journal.close()
-            return
-        report = record.outcome.report
-        assert report.object_sha256, "a verified design has an object digest"
-        name = revision_name(st.policy.name, report.object_sha256)
-        self.revisions.create(name, revision_spec(st.policy.ref, record), report)
-        journal.close()
-        candidate = record.outcome.candidate
-        st.status.revision = ChosenRevision(name=name, sha256=report.object_sha256, template=candidate.template,
-                                            rationale=record.outcome.rationale[:8192])
-        spend = record.spend
-        st.status.cost = DesignCost(calls=spend.calls, input_tokens=spend.input_tokens + spend.cache_read_tokens
-                                    + spend.cache_write_tokens, output_tokens=spend.output_tokens, usd=f"{spend.usd:.6f}")
-        message = (f"{record.designer} designed revision {name} from {candidate.template or 'new source'}: "
-                   f"{record.outcome.rationale}")
-        st.condition(DESIGNED, ConditionStatus.TRUE, "Designed", message)
-        st.enter(Phase.VERIFYING, "Designed", message)
+        st.status.revision, st.status.cost = result.revision, result.cost
+        st.condition(DESIGNED, ConditionStatus.TRUE, result.reason, result.message)
+        st.enter(Phase.VERIFYING, result.reason, result.message)
+
+    def _design_progress(self, st: _Step, progress: DesignProgress | None) -> None:
+        """In the Designed condition (and an Event when it changes): a design runs for minutes."""
+        reason, message = (progress.reason, progress.message) if progress else (
+            "DesignQueued", f"waiting for a design slot (at most {self.settings.design_concurrency} run at once)")
+        before = find_condition(st.status.conditions, DESIGNED)
+        if before is None or (before.reason, before.message) != (reason, message):
+            st.events.append(Event("Warning" if reason == "DesignerUnreachable" else "Normal", reason, message[:1000]))
+        st.condition(DESIGNED, ConditionStatus.FALSE, reason, message)
+        st.ready(ConditionStatus.FALSE, reason, message)
 
     def _journal(self, policy: PolicyView) -> DesignJournal:
-        return DesignJournal(self.api, self.settings.artifacts_namespace, policy.namespace, policy.name, policy.uid)
-
-    def _design(self, spec: SchedulerPolicySpec, ws: Workspace, journal: DesignJournal) -> DesignRecord:
-        if spec.designer.kind == DesignerKind.OFFLINE:
-            return design_offline(ws)
-        loop = ClaudeLoop(self.settings.anthropic_factory(), spec.designer.model, spec.designer.budget,
-                          spec.designer.max_repairs, journal=journal)
-        return design_with_claude(loop, ws)
+        return DesignJournal(self.api, self.settings.artifacts_namespace, policy.namespace, policy.name, policy.uid,
+                             policy.status.spec_digest or "")
 
     def _verifying(self, st: _Step) -> None:
         chosen = st.status.revision
         assert chosen is not None and chosen.sha256
+        # The status names the design's revision now: its record lives on in the provenance.
+        self._journal(st.policy).close()
         found = self.revisions.read(chosen.name)
         if found is None:
             st.fail("RevisionMissing", f"SchedulerRevision {chosen.name} was deleted before it was rolled out")
