@@ -85,8 +85,9 @@ def designing(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
     return parsed.mode != Mode.OFF and status.get("specDigest") == spec_digest(parsed)
 
 
-# cancellation_timeout: a stopped daemon is cancelled at once (and its process killed).
-@kopf.daemon(*RESOURCE, when=designing, cancellation_timeout=10.0)
+# No cancellation_backoff: a stopped daemon is cancelled at once, which kills its process; a
+# deleted policy's finalizer goes when kopf next looks (after cancellation_timeout).
+@kopf.daemon(*RESOURCE, when=designing, cancellation_timeout=3.0)
 async def design(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, memo: kopf.Memo, stopped: kopf.DaemonStopped,
                  logger: logging.Logger, **_: Any) -> None:
     runs: DesignRuns = memo["design_runs"]  # the operator's one set of slots (kopf copies the memo per object)
