@@ -23,14 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import anthropic
 from kubernetes import client
 
 from schedcp.api.v1alpha1.base import ConditionStatus, ObjectReference, RevisionReference, now
 from schedcp.api.v1alpha1.policy import (
-    ChosenRevision,
-    DesignCost,
-    DesignerKind,
     Mode,
     NodeCounts,
     NodePhase,
@@ -45,17 +41,13 @@ from schedcp.conditions import find_condition, set_condition
 from schedcp.verifying.cache import verify_remembered
 from schedcp_operator.assessment import ACCEPTED, VALID
 from schedcp_operator.conflicts import outranks
-from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement
-from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
-from schedcp_operator.design.profile import performance_goal
-from schedcp_operator.design.repository import Repository
-from schedcp_operator.design.tools import Workspace
+from schedcp_operator.design_task import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
 from schedcp_operator.evaluation import judge
 from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_assignments import Assignments, OwnerChanged, owned_by, runs
-from schedcp_operator.revisions import PublishRefused, Revisions, revision_name, revision_spec
+from schedcp_operator.revisions import PublishRefused, Revisions
 from schedcp_operator.workload import NodeReport, Workload, node_reports, observe_workload
 
 log = logging.getLogger("schedcp.lifecycle")
@@ -67,7 +59,7 @@ NO_PODS_SELECTED, NODES_EXCLUDE_PODS, PROTECTED_NOT_SELECTED = (
 _SELECTION_REASONS = (NO_PODS_SELECTED, NODES_EXCLUDE_PODS, PROTECTED_NOT_SELECTED)
 # Fields a user may change without asking for a new design.
 _NOT_DESIGN_INPUTS = {"mode", "approved_revision", "rollout", "priority"}
-_WRITTEN = (NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
+_WRITTEN = (NodePhase.APPLYING, NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
 # Bad Request, Request Entity Too Large, Invalid (also an admission policy's denial).
 _PERMANENT_REFUSALS = (400, 413, 422)
 _ROLLING = (Phase.CANARY, Phase.ROLLING_OUT, Phase.ACTIVE)
@@ -114,11 +106,14 @@ class Event:
 
 
 class Settings:
-    def __init__(self, artifacts_namespace: str = "schedcp-system", anthropic_factory: Callable[[], anthropic.Anthropic]
-                 = anthropic.Anthropic, release_timeout_seconds: float = 60) -> None:
+    def __init__(self, artifacts_namespace: str = "schedcp-system", release_timeout_seconds: float = 60,
+                 design_concurrency: int = 2) -> None:
         self.artifacts_namespace = artifacts_namespace
-        self.anthropic_factory = anthropic_factory
         self.release_timeout_seconds = release_timeout_seconds
+        self.design_concurrency = design_concurrency
+
+
+Checkpoint = Callable[[SchedulerPolicyStatus], None]
 
 
 @dataclass
@@ -127,7 +122,13 @@ class _Step:
 
     policy: PolicyView
     status: SchedulerPolicyStatus
+    checkpoint: Checkpoint
     events: list[Event] = field(default_factory=list)
+
+    def save(self) -> None:
+        """Write the status so far: what must be on record before the step acts on it."""
+        self.status.nodes = _counts(self.status.rollout)
+        self.checkpoint(self.status)
 
     def condition(self, type: str, status: ConditionStatus, reason: str, message: str) -> None:
         self.status.conditions = set_condition(self.status.conditions, type=type, status=status, reason=reason,
@@ -160,8 +161,9 @@ class Lifecycle:
 
     # -- the entry point -------------------------------------------------------------------
 
-    def step(self, policy: PolicyView) -> tuple[SchedulerPolicyStatus, list[Event]]:
-        st = _Step(policy, policy.status.model_copy(deep=True))
+    def step(self, policy: PolicyView, checkpoint: Checkpoint) -> tuple[SchedulerPolicyStatus, list[Event]]:
+        """`checkpoint` writes a status mid-step (and the step goes no further if it fails)."""
+        st = _Step(policy, policy.status.model_copy(deep=True), checkpoint)
         phase = st.status.phase
         if phase in (None, Phase.INVALID):
             return st.status, []
@@ -229,63 +231,44 @@ class Lifecycle:
         st.enter(Phase.DESIGNING, "Designing", f"profiled {message}; designing with {spec.designer.kind}")
 
     def _designing(self, st: _Step) -> None:
-        spec = st.policy.spec
+        """The design runs in a process of its own (design_runs); a step reads how it is doing."""
         journal = self._journal(st.policy)
-        inputs = journal.inputs()
-        if inputs is None:
-            profile, pods = observe_workload(self.api, st.policy.namespace, spec).design_profile(spec)
-            journal.keep_inputs(profile, pods)
-        else:
-            profile, pods = inputs
-        ws = Workspace(profile, Repository.load(self.api), pods, goal=performance_goal(profile))
-        try:
-            record = self._design(spec, ws, journal)
-        except DesignInterrupted as error:
-            st.condition(DESIGNED, ConditionStatus.FALSE, "DesignerUnreachable", str(error))
-            st.ready(ConditionStatus.FALSE, "DesignerUnreachable", f"{error}; the design resumes from its journal")
+        result = journal.read(RESULT_KEY, DesignResult)
+        if result is None:
+            self._design_progress(st, journal.read(PROGRESS_KEY, DesignProgress))
             return
-        except NoImprovement as error:
-            # Nothing failed: no node was touched, and none needs to be.
-            st.status.tried = error.tried[-16:]
-            st.condition(DESIGNED, ConditionStatus.FALSE, "NoImprovement", str(error))
-            st.enter(Phase.NO_IMPROVEMENT, "NoImprovement", str(error))
-            journal.close()
+        if result.revision is None:
+            st.condition(DESIGNED, ConditionStatus.FALSE, result.reason, result.message)
+            if result.reason == "NoImprovement":
+                # Nothing failed: no node was touched, and none needs to be.
+                st.status.tried = result.tried
+                st.enter(Phase.NO_IMPROVEMENT, result.reason, result.message)
+            else:
+                st.fail(result.reason, result.message)
             return
-        except DesignError as error:
-            reason = "BudgetExhausted" if isinstance(error, BudgetExhausted) else "DesignFailed"
-            st.condition(DESIGNED, ConditionStatus.FALSE, reason, str(error))
-            st.fail(reason, str(error))
-            journal.close()
-            return
-        report = record.outcome.report
-        assert report.object_sha256, "a verified design has an object digest"
-        name = revision_name(st.policy.name, report.object_sha256)
-        self.revisions.create(name, revision_spec(st.policy.ref, record), report)
-        journal.close()
-        candidate = record.outcome.candidate
-        st.status.revision = ChosenRevision(name=name, sha256=report.object_sha256, template=candidate.template,
-                                            rationale=record.outcome.rationale[:8192])
-        spend = record.spend
-        st.status.cost = DesignCost(calls=spend.calls, input_tokens=spend.input_tokens + spend.cache_read_tokens
-                                    + spend.cache_write_tokens, output_tokens=spend.output_tokens, usd=f"{spend.usd:.6f}")
-        message = (f"{record.designer} designed revision {name} from {candidate.template or 'new source'}: "
-                   f"{record.outcome.rationale}")
-        st.condition(DESIGNED, ConditionStatus.TRUE, "Designed", message)
-        st.enter(Phase.VERIFYING, "Designed", message)
+        st.status.revision, st.status.cost = result.revision, result.cost
+        st.condition(DESIGNED, ConditionStatus.TRUE, result.reason, result.message)
+        st.enter(Phase.VERIFYING, result.reason, result.message)
+
+    def _design_progress(self, st: _Step, progress: DesignProgress | None) -> None:
+        """In the Designed condition (and an Event when it changes): a design runs for minutes."""
+        reason, message = (progress.reason, progress.message) if progress else (
+            "DesignQueued", f"waiting for a design slot (at most {self.settings.design_concurrency} run at once)")
+        before = find_condition(st.status.conditions, DESIGNED)
+        if before is None or (before.reason, before.message) != (reason, message):
+            st.events.append(Event("Warning" if reason == "DesignerUnreachable" else "Normal", reason, message[:1000]))
+        st.condition(DESIGNED, ConditionStatus.FALSE, reason, message)
+        st.ready(ConditionStatus.FALSE, reason, message)
 
     def _journal(self, policy: PolicyView) -> DesignJournal:
-        return DesignJournal(self.api, self.settings.artifacts_namespace, policy.namespace, policy.name, policy.uid)
-
-    def _design(self, spec: SchedulerPolicySpec, ws: Workspace, journal: DesignJournal) -> DesignRecord:
-        if spec.designer.kind == DesignerKind.OFFLINE:
-            return design_offline(ws)
-        loop = ClaudeLoop(self.settings.anthropic_factory(), spec.designer.model, spec.designer.budget,
-                          spec.designer.max_repairs, journal=journal)
-        return design_with_claude(loop, ws)
+        return DesignJournal(self.api, self.settings.artifacts_namespace, policy.namespace, policy.name, policy.uid,
+                             policy.status.spec_digest or "")
 
     def _verifying(self, st: _Step) -> None:
         chosen = st.status.revision
         assert chosen is not None and chosen.sha256
+        # The status names the design's revision now: its record lives on in the provenance.
+        self._journal(st.policy).close()
         found = self.revisions.read(chosen.name)
         if found is None:
             st.fail("RevisionMissing", f"SchedulerRevision {chosen.name} was deleted before it was rolled out")
@@ -447,6 +430,8 @@ class Lifecycle:
             node = workload.nodes.get(entry.name)
             if node is None or entry.phase in (NodePhase.YIELDED, NodePhase.REVERTED, NodePhase.SHARED):
                 continue
+            if entry.phase == NodePhase.APPLYING:
+                _settle(entry, node, st.policy.ref)
             if entry.phase in (NodePhase.APPLIED, NodePhase.ACTIVE) and not owned_by(node, st.policy.ref):
                 entry.phase, entry.message = NodePhase.YIELDED, "another policy took the node"
                 self._report_conflicts(st, [f"node {entry.name} was taken by policy {node.spec.policy_ref.name}"
@@ -458,7 +443,7 @@ class Lifecycle:
         if failed:
             self._break(st, failed[0].message.split(":")[0], "; ".join(f"{n.name}: {n.message}" for n in failed))
             return False
-        in_flight = sum(n.phase == NodePhase.APPLIED for n in rollout.nodes)
+        in_flight = sum(n.phase in (NodePhase.APPLYING, NodePhase.APPLIED) for n in rollout.nodes)
         for entry in entries:
             if entry.phase == NodePhase.PENDING and in_flight < limits.max_unavailable:
                 try:
@@ -471,22 +456,25 @@ class Lifecycle:
         return bool(live) and all(n.phase == NodePhase.ACTIVE for n in live)
 
     def _apply(self, st: _Step, workload: Workload, entry: NodeRollout) -> None:
-        node = workload.nodes[entry.name]
         rollout = st.status.rollout
         assert rollout is not None
-        if not owned_by(node, st.policy.ref):
-            entry.previous, entry.previous_owner = node.spec.desired_revision, node.spec.policy_ref
+        followers = [f for f in rollout.nodes
+                     if f.phase == NodePhase.SHARED and f.shares_kernel_with == entry.name and not f.since]
+        for target in (entry, *followers):
+            _record_previous(target, workload.nodes[target.name], st.policy.ref)
         entry.metrics_before = workload.metrics(protected=True, on={entry.name})
         entry.others_before = workload.metrics(protected=False, on={entry.name})
-        self.assignments.write(node, rollout.revision, st.policy.ref, workload.pod_classes(entry.name))
-        entry.phase, entry.since, entry.message = NodePhase.APPLIED, now(), ""
-        for follower in rollout.nodes:
-            if follower.phase == NodePhase.SHARED and follower.shares_kernel_with == entry.name and not follower.since:
-                shared = workload.nodes[follower.name]
-                if not owned_by(shared, st.policy.ref):
-                    follower.previous, follower.previous_owner = shared.spec.desired_revision, shared.spec.policy_ref
-                self.assignments.write(shared, None, st.policy.ref, [], shared_kernel_with=entry.name)
-                follower.since = now()
+        entry.phase, entry.since, entry.message = NodePhase.APPLYING, now(), ""
+        # A step can fail after a write has landed (even one whose answer was lost): the
+        # record of what ran before must already be in the status, or a revert has nothing
+        # to return the node to but the kernel's default.
+        st.save()
+        self.assignments.write(workload.nodes[entry.name], rollout.revision, st.policy.ref,
+                               workload.pod_classes(entry.name))
+        entry.phase = NodePhase.APPLIED
+        for follower in followers:
+            self.assignments.write(workload.nodes[follower.name], None, st.policy.ref, [], shared_kernel_with=entry.name)
+            follower.since = now()
         role = "canary" if entry.canary else "node"
         st.events.append(Event("Normal", "NodeApplied", f"{role} {entry.name}: desired revision {rollout.revision.name}"))
 
@@ -519,7 +507,8 @@ class Lifecycle:
         reverted = []
         for entry in status.rollout.nodes:
             node = nodes.get(entry.name)
-            if not _touched(entry) or node is None or not owned_by(node, policy.ref):
+            # Ownership, not the entry's phase: a write may have landed in a step that failed after it.
+            if node is None or not owned_by(node, policy.ref):
                 continue
             self.assignments.write(node, entry.previous, entry.previous_owner, [])
             entry.phase, entry.since = NodePhase.REVERTED, now()
@@ -548,6 +537,20 @@ class Lifecycle:
         if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
             return f"waiting for {', '.join(waiting)} to report their previous scheduler"
         return None
+
+
+def _record_previous(entry: NodeRollout, node: NodeReport, policy: ObjectReference) -> None:
+    """What the node runs, and for whom, unless that is already this policy's own writing."""
+    if not owned_by(node, policy):
+        entry.previous, entry.previous_owner = node.spec.desired_revision, node.spec.policy_ref
+
+
+def _settle(entry: NodeRollout, node: NodeReport, policy: ObjectReference) -> None:
+    """An entry that a step left Applying, having failed after the record was written."""
+    if owned_by(node, policy) or node.spec.policy_ref != entry.previous_owner:
+        entry.phase = NodePhase.APPLIED  # the write landed, or another policy took the node since: the caller tells
+    else:
+        entry.phase, entry.since = NodePhase.PENDING, None  # it never landed: write it again
 
 
 def _back_on(node: NodeReport, previous: RevisionReference | None) -> bool:

@@ -8,15 +8,22 @@ import logging
 from typing import Any
 
 import kopf
-from kubernetes import client, config
-
-from schedcp_operator import derived_policies, peering, policy_handlers  # noqa: F401  (registers handlers)
+from schedcp_operator import derived_policies, design_runs, peering, policy_handlers  # noqa: F401  (registers handlers)
+from schedcp_operator.design_runs import DesignRuns
+from schedcp_operator.kube import api_client
 from schedcp_operator.lifecycle import Lifecycle, Settings
 
 FINALIZER = "schedcp.io/finalizer"
 ANNOTATION_PREFIX = "schedcp.io"
 
 log = logging.getLogger("schedcp.operator")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,19 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="namespace of the ConfigMaps that carry verified scheduler objects to the agents")
     parser.add_argument("--release-timeout", type=float, default=60.0,
                         help="seconds a deleted policy waits for its nodes to report their previous scheduler")
+    parser.add_argument("--design-concurrency", type=_positive, default=2,
+                        help="designs (each an LLM conversation and micro-VM boots) run at once; more wait their turn")
     parser.add_argument("--derived-policy-mode", choices=["Recommend", "Auto"], default="Recommend",
                         help="mode of the policies derived from pods' schedcp.io/optimize annotations")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
-
-
-def _load_kube_config() -> client.ApiClient:
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    return client.ApiClient()
 
 
 def _configure_settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -72,13 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     kopf.on.startup()(_configure_settings(args))
     priority = args.priority if args.priority is not None else peering.random_priority()
     if not args.standalone:
-        peering.ensure_peering_object(_load_kube_config(), args.peering)
+        peering.ensure_peering_object(api_client(), args.peering)
     log.info("starting (priority %d, peering %s)", priority, "off" if args.standalone else args.peering)
     asyncio.run(_operate(args, priority))
     return 0
 
 
 async def _operate(args: argparse.Namespace, priority: int) -> None:
+    settings = Settings(artifacts_namespace=args.artifacts_namespace, release_timeout_seconds=args.release_timeout,
+                        design_concurrency=args.design_concurrency)
     ready = asyncio.Event()
 
     async def announce_readiness() -> None:
@@ -96,9 +99,8 @@ async def _operate(args: argparse.Namespace, priority: int) -> None:
             clusterwide=not args.namespace,
             namespaces=args.namespace,
             ready_flag=ready,
-            memo=kopf.Memo(lifecycle=Lifecycle(_load_kube_config(), Settings(
-                artifacts_namespace=args.artifacts_namespace, release_timeout_seconds=args.release_timeout)),
-                derived_mode=args.derived_policy_mode),
+            memo=kopf.Memo(lifecycle=Lifecycle(api_client(), settings), design_runs=DesignRuns(settings),
+                           derived_mode=args.derived_policy_mode),
         )
     finally:
         announcer.cancel()

@@ -10,12 +10,13 @@ import kopf
 from kubernetes import client
 from pydantic import ValidationError
 
-from schedcp.api.v1alpha1 import GROUP, SCHEDULER_POLICY, VERSION, ConditionStatus
+from schedcp.api.v1alpha1 import SCHEDULER_POLICY, ConditionStatus
 from schedcp.api.v1alpha1.policy import SchedulerPolicySpec, SchedulerPolicyStatus
 from schedcp.conditions import find_condition
 from schedcp_operator import semantics
 from schedcp_operator.assessment import ACCEPTED, Verdict, next_status, verdict
 from schedcp_operator.lifecycle import Lifecycle, PolicyView, Settings
+from schedcp_operator.policy_steps import read_policy, take_step
 
 RESOURCE = (SCHEDULER_POLICY.group, SCHEDULER_POLICY.version, SCHEDULER_POLICY.plural)
 STEP_INTERVAL_SECONDS = 2.0
@@ -72,33 +73,15 @@ def _lifecycle(memo: kopf.Memo) -> Lifecycle:
     return lifecycle
 
 
-def _fresh(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        return cast(dict[str, Any], client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, SCHEDULER_POLICY.plural, name))
-    except client.ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-
-
 # A failed step is retried soon: each step starts from the status the last one wrote.
 @kopf.timer(*RESOURCE, interval=STEP_INTERVAL_SECONDS, initial_delay=1.0, backoff=5)
 def advance(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    """One lifecycle step on the object as it is now (kopf's copy may lag our own writes)."""
-    lifecycle = _lifecycle(memo)
-    obj = _fresh(lifecycle.api, meta["namespace"], meta["name"])
-    if obj is None or obj["metadata"].get("deletionTimestamp"):
+    taken = take_step(_lifecycle(memo), meta["namespace"], meta["name"])
+    if taken is None:
         return
-    policy = PolicyView.of(obj)
-    status, events = lifecycle.step(policy)
-    if status != policy.status:
-        obj["status"] = status.to_wire()
-        client.CustomObjectsApi(lifecycle.api).replace_namespaced_custom_object_status(
-            GROUP, VERSION, policy.namespace, SCHEDULER_POLICY.plural, policy.name, obj)
-        if status.phase != policy.status.phase:
-            logger.info("phase %s -> %s", policy.status.phase, status.phase)
-    for event in events:
+    if taken.after != taken.before:
+        logger.info("phase %s -> %s", taken.before, taken.after)
+    for event in taken.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
 
 
@@ -107,7 +90,7 @@ def release(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: kopf.Logg
     """Nodes go back to what they ran before this policy, then kopf removes the finalizer;
     an operator that was down during the deletion does this when it returns."""
     lifecycle = _lifecycle(memo)
-    obj = _fresh(lifecycle.api, meta["namespace"], meta["name"])
+    obj = read_policy(lifecycle.api, meta["namespace"], meta["name"])
     if obj is None:
         return
     since = datetime.fromisoformat(str(meta.get("deletionTimestamp")).replace("Z", "+00:00"))

@@ -1,8 +1,9 @@
 """A policy whose every candidate is safe but slower than EEVDF on the replay ends
 NoImprovement: the table of what was tried, no revision, no node touched.
 
-The lifecycle runs in this process against the real API server, with simulated nodes; the
-verifier's performance gate is stubbed with reports of the gate's own making (its real run
+The lifecycle and the design (which the operator runs in a process of its own) run in
+this process against the real API server, with simulated nodes; the verifier's
+performance gate is stubbed with reports of the gate's own making (its real run
 is tests/verifying/test_performance_gate.py), so the subject is what the lifecycle does
 with the verdict.
 """
@@ -21,6 +22,7 @@ from schedcp.api.v1alpha1.policy import CandidateVerdict, ObjectiveKind, Phase, 
 from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.verifying.performance import PerformanceGoal
 from schedcp_operator.design import tools
+from schedcp_operator.design_task import DesignTask, run_design
 from schedcp_operator.lifecycle import Event, Lifecycle, PolicyView, Settings
 from tests.design.gate_stub import slower_than_eevdf
 from tests.operator.simulated_nodes import SimulatedNode
@@ -29,12 +31,25 @@ from tests.operator.test_rollout import PLURAL, policy_body
 pytestmark = pytest.mark.cluster
 
 
+def in_memory(status: SchedulerPolicyStatus) -> None:
+    """These steps keep the policy's status in the test's view, not on the API server."""
+
+
+def design(lifecycle: Lifecycle, view: PolicyView) -> None:
+    assert view.status.spec_digest
+    run_design(lifecycle.api, DesignTask(namespace=view.namespace, name=view.name, uid=view.uid, spec=view.spec,
+                                         spec_digest=view.status.spec_digest,
+                                         artifacts_namespace=lifecycle.settings.artifacts_namespace))
+
+
 def step_until(lifecycle: Lifecycle, view: PolicyView, phase: Phase, timeout: float = 60) -> tuple[PolicyView, list[Event]]:
     events: list[Event] = []
     deadline = time.monotonic() + timeout
     while view.status.phase != phase:
         assert time.monotonic() < deadline, f"still {view.status.phase}: {view.status.conditions}"
-        status, new = lifecycle.step(view)
+        if view.status.phase == Phase.DESIGNING:
+            design(lifecycle, view)
+        status, new = lifecycle.step(view, in_memory)
         view, events = dataclasses.replace(view, status=status), events + new
         time.sleep(0.2)
     return view, events
@@ -79,7 +94,7 @@ def test_a_policy_with_nothing_better_than_eevdf_ends_no_improvement_and_touches
         revisions = custom.list_cluster_custom_object(GROUP, VERSION, "schedulerrevisions")["items"]
         assert not [r for r in revisions if (r["spec"].get("policyRef") or {}).get("namespace") == namespace]
         # Terminal: a later step changes nothing and says nothing.
-        again, more = lifecycle.step(view)
+        again, more = lifecycle.step(view, in_memory)
         assert again.phase == Phase.NO_IMPROVEMENT and not more
         # And the CRD's schema takes the outcome as the operator writes it.
         custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, "web", {"status": status.to_wire()})

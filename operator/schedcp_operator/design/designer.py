@@ -60,6 +60,7 @@ def _context(role: Role, ws: Workspace) -> dict[str, Any]:
 def design_with_claude(loop: ClaudeLoop, ws: Workspace) -> DesignRecord:
     try:
         for role in (OBSERVATION, PLANNING, EXECUTION):
+            ws.progress(f"Claude: {role.name} ({loop.spend.calls} calls so far)")
             loop.run(role, ws, _context(role, ws))
     except DesignInterrupted:
         raise

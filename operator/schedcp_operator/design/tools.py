@@ -68,8 +68,11 @@ class Workspace:
         pods: list[PodProfile] | None = None,
         verifier: Verifier | None = None,
         goal: PerformanceGoal | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.profile = profile
+        # Where a design that runs for minutes says what it is doing (design_task).
+        self.progress = progress or (lambda message: None)
         self.pods = pods or []
         self.repository = repository
         self.goal = goal
@@ -301,6 +304,9 @@ def _view(candidate: Candidate) -> CandidateView:
 def run_verifier(ws: Workspace, args: RunVerifier) -> VerificationReport:
     if ws.candidate is None:
         raise ToolError("nothing to verify: propose a configuration or submit source first")
+    tunables = ",".join(f"{k}={v}" for k, v in sorted(ws.candidate.tunables.items()))
+    ws.progress(f"verifying {ws.candidate.template or 'submitted source'}{f' [{tunables}]' if tunables else ''}"
+                f"{' in a micro-VM' if args.dynamic else ''}")
     ws.report = ws.verifier(ws.candidate.source, ws.candidate.tunables, args.dynamic)
     if ws.goal and args.dynamic:
         ws.tried.append(_tried(ws.candidate, ws.report))

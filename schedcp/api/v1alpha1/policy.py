@@ -178,6 +178,7 @@ class DesignCost(ApiModel):
 
 class NodePhase(StrEnum):
     PENDING = "Pending"  # chosen, nothing written yet
+    APPLYING = "Applying"  # what it ran before is recorded; the desiredRevision write may not have landed
     APPLIED = "Applied"  # desiredRevision written, the agent has not reported it active
     ACTIVE = "Active"
     FAILED = "Failed"  # ejected, stalled or regressed
