@@ -29,7 +29,6 @@ from pydantic import ValidationError
 
 from schedcp.api.v1alpha1.policy import Mode, Phase, SchedulerPolicySpec
 from schedcp.lifetime import die_with_parent
-
 from schedcp_operator.design_task import TRY_LATER, DesignTask
 from schedcp_operator.lifecycle import Settings, spec_digest
 from schedcp_operator.policy_handlers import RESOURCE
@@ -46,7 +45,7 @@ class DesignRuns:
         self.settings = settings
         self.slots = asyncio.Semaphore(settings.design_concurrency)
 
-    async def run(self, task: DesignTask, logger: logging.Logger) -> None:
+    async def run(self, task: DesignTask, logger: kopf.Logger) -> None:
         """Until the design has a result in its journal; cancelled, the process goes too."""
         while True:
             async with self.slots:
@@ -58,7 +57,7 @@ class DesignRuns:
             await asyncio.sleep(RETRY_SECONDS)
 
 
-async def _design_process(task: DesignTask, logger: logging.Logger) -> int:
+async def _design_process(task: DesignTask, logger: kopf.Logger) -> int:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "schedcp_operator.design_task", stdin=asyncio.subprocess.PIPE,
         preexec_fn=die_with_parent)  # its own process group, killed if the operator dies
@@ -89,7 +88,7 @@ def designing(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
 # deleted policy's finalizer goes when kopf next looks (after cancellation_timeout).
 @kopf.daemon(*RESOURCE, when=designing, cancellation_timeout=3.0)
 async def design(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, memo: kopf.Memo, stopped: kopf.DaemonStopped,
-                 logger: logging.Logger, **_: Any) -> None:
+                 logger: kopf.Logger, **_: Any) -> None:
     runs: DesignRuns = memo["design_runs"]  # the operator's one set of slots (kopf copies the memo per object)
     task = DesignTask(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"],
                       spec=SchedulerPolicySpec.model_validate(dict(spec)), spec_digest=str(status["specDigest"]),

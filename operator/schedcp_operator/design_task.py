@@ -26,7 +26,6 @@ from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.base import ObjectReference
 from schedcp.api.v1alpha1.policy import ChosenRevision, DesignCost, DesignerKind, SchedulerPolicySpec, TriedDesign
-
 from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement
 from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
 from schedcp_operator.design.journal import DesignJournal
@@ -97,8 +96,8 @@ def run_design(api: client.ApiClient, task: DesignTask) -> None:
         journal.keep(RESULT_KEY, DesignResult(reason="NoImprovement", message=str(error), tried=error.tried[-16:]))
         return
     except DesignError as error:
-        reason = "BudgetExhausted" if isinstance(error, BudgetExhausted) else "DesignFailed"
-        journal.keep(RESULT_KEY, DesignResult(reason=reason, message=str(error)))
+        journal.keep(RESULT_KEY, DesignResult(
+            reason="BudgetExhausted" if isinstance(error, BudgetExhausted) else "DesignFailed", message=str(error)))
         return
     journal.keep(RESULT_KEY, _publish(api, task, record))
 

@@ -8,21 +8,20 @@ on fresh data, by the next tick.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 
 from schedcp.api.v1alpha1 import GROUP, SCHEDULER_POLICY, VERSION
 from schedcp.api.v1alpha1.policy import Phase, SchedulerPolicyStatus
-
 from schedcp_operator.lifecycle import Event, Lifecycle, PolicyView
 
 
 def read_policy(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     """The object as the API server has it (kopf's copy may lag our own writes)."""
     try:
-        return client.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace,
-                                                                          SCHEDULER_POLICY.plural, name)
+        return cast(dict[str, Any], client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, SCHEDULER_POLICY.plural, name))
     except client.ApiException as error:
         if error.status == 404:
             return None
@@ -37,8 +36,8 @@ class StatusWriter:
     def write(self, status: SchedulerPolicyStatus) -> None:
         meta = self.obj["metadata"]
         self.obj["status"] = status.to_wire()
-        written = self.custom.replace_namespaced_custom_object_status(
-            GROUP, VERSION, meta["namespace"], SCHEDULER_POLICY.plural, meta["name"], self.obj)
+        written = cast(dict[str, Any], self.custom.replace_namespaced_custom_object_status(
+            GROUP, VERSION, meta["namespace"], SCHEDULER_POLICY.plural, meta["name"], self.obj))
         meta["resourceVersion"] = written["metadata"]["resourceVersion"]
 
 

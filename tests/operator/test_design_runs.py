@@ -29,7 +29,7 @@ def team_policy(team: str, **spec: Any) -> dict[str, Any]:
     return policy_body(team, podSelector={"matchLabels": {"team": team}}, **spec)
 
 
-def team_node(scene, team: str):  # noqa: ANN201 - a SimulatedNode
+def team_node(scene, team: str):  # noqa: F811 (the fixture)
     node = scene.node(labels=())
     for app in ("web", "batch"):
         node.add_pod(scene.namespace, f"{team}-{app}", {"app": app, "team": team})
@@ -78,13 +78,13 @@ def _state(pid: int) -> str:
     return text[text.rindex(")") + 2:].split()[0]
 
 
-def designed_message(scene, name: str) -> str:
+def designed_message(scene, name: str) -> str:  # noqa: F811 (the fixture)
     conditions = scene.policy(name).get("status", {}).get("conditions", [])
     return next((c["message"] for c in conditions if c["type"] == "Designed"), "")
 
 
 def test_a_design_in_its_vm_holds_up_no_other_policy_and_stops_when_its_policy_goes(
-        scene, operator, messages_api) -> None:
+        scene, operator, messages_api) -> None:  # noqa: F811 (fixtures)
     messages_api.script(
         observed(), planned(),
         Turn(reply=Reply(tool_calls=[unverified_configuration(), call("run_verifier")])),
@@ -118,7 +118,7 @@ def test_a_design_in_its_vm_holds_up_no_other_policy_and_stops_when_its_policy_g
 
 
 def test_an_operator_killed_mid_design_leaves_no_vm_and_its_successor_resumes_from_the_journal(
-        scene, operator, messages_api) -> None:
+        scene, operator, messages_api) -> None:  # noqa: F811 (fixtures)
     messages_api.script(observed(), planned(), Turn(reply=Reply(tool_calls=[
         unverified_configuration(), call("run_verifier"), call("finish", rationale="latency class for web")])))
     team_node(scene, "a")
