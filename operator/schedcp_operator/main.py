@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import kopf
+
 from schedcp_operator import derived_policies, design_runs, peering, policy_handlers  # noqa: F401  (registers handlers)
 from schedcp_operator.design_runs import DesignRuns
 from schedcp_operator.kube import api_client

@@ -4,7 +4,7 @@ the lifecycle on a timer, revert the nodes before the finalizer goes."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import kopf
 from kubernetes import client
