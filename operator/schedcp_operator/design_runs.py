@@ -96,4 +96,4 @@ async def design(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, memo: ko
     await runs.run(task, logger)
     # A daemon that returns is never started again for this object; one stopped because
     # its filter stopped matching is, for the next design.
-    await stopped
+    await stopped.wait()
