@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
-
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kubernetes import client
 from pydantic import BaseModel
