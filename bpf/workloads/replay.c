@@ -4,7 +4,8 @@
  * threads burn CPU beside them. The work is calibrated at start (burn() iterations per
  * µs, on this machine's clock: guest time in a VM). One JSON line: wakeup latency
  * percentiles, the mean run delay per wakeup (time between the timer and the end of the
- * work that the thread spent not on a CPU), and the hogs' work per second.
+ * work that the thread spent not on a CPU), the hogs' work per second, and all the work
+ * done per second (the wakers' finished bursts and the hogs' units, in hog units).
  * Usage: replay DURATION_MS THREADS WAKEUPS_PER_SEC RUN_US_PER_WAKEUP HOGS
  */
 #include <pthread.h>
@@ -125,13 +126,15 @@ int main(int argc, char **argv)
 		for (size_t j = 0; j < w[i].count; j++)
 			all[total++] = all[i * capacity + j];
 	}
+	double elapsed = now_ns() - started;
+
 	qsort(all, total, sizeof(uint64_t), cmp_u64);
 	printf("{\"workload\":\"replay\",\"threads\":%d,\"hogs\":%d,\"samples\":%zu,\"p50_us\":%.1f,\"p90_us\":%.1f,"
 	       "\"p99_us\":%.1f,\"max_us\":%.1f,\"mean_run_delay_us\":%.1f,\"hog_units_per_s\":%.1f,"
-	       "\"iterations_per_us\":%.1f}\n",
+	       "\"work_units_per_s\":%.1f,\"iterations_per_us\":%.1f}\n",
 	       threads, hogs, total, percentile(all, total, 0.5) / 1e3, percentile(all, total, 0.9) / 1e3,
 	       percentile(all, total, 0.99) / 1e3, total ? all[total - 1] / 1e3 : 0.0,
-	       total ? delay_sum / 1e3 / total : 0.0, atomic_load(&hog_units) * 1e9 / (double)(now_ns() - started),
-	       per_us);
+	       total ? delay_sum / 1e3 / total : 0.0, atomic_load(&hog_units) * 1e9 / elapsed,
+	       (atomic_load(&hog_units) + (double)total * run_iterations / HOG_UNIT) * 1e9 / elapsed, per_us);
 	return 0;
 }

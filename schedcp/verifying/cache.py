@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationReport
+from schedcp.building import WORKLOAD_DIR
 from schedcp.cache import cache_root
 from schedcp.provisioning.kernel import provision_kernel
 from schedcp.verifying import verifier
@@ -28,7 +29,9 @@ _VERIFIER_FILES = (_HERE / "verifier.py", _HERE / "execution.py", _HERE / "stati
 
 
 def _verifier_digest() -> str:
-    return hashlib.sha256(b"".join(path.read_bytes() for path in _VERIFIER_FILES)).hexdigest()
+    # The workloads' sources too: the gate's measures are what they print.
+    files = [*_VERIFIER_FILES, *sorted(WORKLOAD_DIR.glob("*.[ch]"))]
+    return hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
 
 
 def report_key(source: str, tunables: dict[str, int], dynamic: bool, kernel_release: str,

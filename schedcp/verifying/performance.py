@@ -9,7 +9,7 @@ objective's measure:
 | ---------- | --------------------------------------------------- | ----------------------------- |
 | latency    | the protected threads' p99 wakeup latency (lower)   | the hogs may lose at most     |
 | balanced   | the protected threads' mean run delay (lower)       | `max_batch_loss_percent`      |
-| throughput | the hogs' work per second (higher)                  |                               |
+| throughput | the protected threads' work per second (higher)     |                               |
 | makespan   | the long-tail batch's makespan (lower)              |                               |
 
 Better means better by more than the measured spread: the candidate's worst measured round
@@ -22,7 +22,11 @@ The protected threads and the hogs run as two processes in two cgroups, as the p
 a node, so a scheduler that classifies cgroups (latency-class) gets the protected cgroup in
 its class map, as the node agent would write it. There is one hog at least: a profile sees
 only the policy's pods, not the rest of the node, and with nothing else to run there is
-nothing to wait behind, so no scheduler could differ (and throughput is the hogs' rate).
+nothing to wait behind, so no scheduler could differ.
+
+Throughput is the work the policy's own pods get done: their finished bursts, in hog units.
+(It was the other hogs' rate once, which rewarded a scheduler for starving the policy's pods:
+a throughput policy selects the CPU-bound pods it wants to go faster.)
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ class GateMeasure:
 OBJECTIVE_MEASURE = {
     ObjectiveKind.LATENCY: GateMeasure(Part.WAKERS, "p99_us", Better.LOWER),
     ObjectiveKind.BALANCED: GateMeasure(Part.WAKERS, "mean_run_delay_us", Better.LOWER),
-    ObjectiveKind.THROUGHPUT: GateMeasure(Part.HOGS, "hog_units_per_s", Better.HIGHER),
+    ObjectiveKind.THROUGHPUT: GateMeasure(Part.WAKERS, "work_units_per_s", Better.HIGHER),
     ObjectiveKind.MAKESPAN: GateMeasure(Part.LONGTAIL, "makespan_ms", Better.LOWER),
 }
 BATCH_GUARD = GateMeasure(Part.HOGS, "hog_units_per_s", Better.HIGHER)

@@ -76,7 +76,8 @@ def test_a_policy_designed_as_scx_bpfland_with_flags_runs_it_and_deleting_it_sto
         def settled() -> dict[str, Any] | None:
             body = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "schedulerpolicies", "batch")
             status = body.get("status", {})
-            assert status.get("phase") not in ("Failed", "RolledBack", "NoImprovement"), status
+            assert status.get("phase") not in ("Failed", "RolledBack", "NoImprovement"), \
+                (status.get("phase"), status.get("message"), status.get("tried"))
             return body if status.get("phase") == "Active" else None
 
         body = wait_until(settled, 900, "the policy Active", lambda: f"{operator.recent()}\n{node.vm.console()[-3000:]}")

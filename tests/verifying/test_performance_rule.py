@@ -70,11 +70,17 @@ def test_a_round_without_a_number_is_not_measured() -> None:
 def test_each_objective_runs_and_judges_its_own_measure() -> None:
     assert set(gate_commands(PerformanceGoal(objective=ObjectiveKind.MAKESPAN))) == {Part.LONGTAIL}
     throughput = PerformanceGoal(objective=ObjectiveKind.THROUGHPUT, replay=ReplayShape(hogs=0))
-    assert gate_commands(throughput)[Part.HOGS].endswith(" 1")  # one hog at least: its rate is the measure
+    assert gate_commands(throughput)[Part.HOGS].endswith(" 1")  # one hog at least: something to compete with
     alone = PerformanceGoal(objective=ObjectiveKind.LATENCY, replay=ReplayShape(hogs=0))
     assert gate_commands(alone)[Part.HOGS].endswith(" 1")  # and something to wait behind
-    judgement = judge(throughput, {Part.HOGS: [{"hog_units_per_s": v} for v in (100, 110, 105)]},
-                      {Part.HOGS: [{"hog_units_per_s": v} for v in (130, 140, 135)]})
+    # Throughput is the policy's own pods' work: the others' hogs getting more is no gain.
+    baseline = {Part.WAKERS: [{"work_units_per_s": v} for v in (100, 110, 105)],
+                Part.HOGS: [{"hog_units_per_s": v} for v in (100, 110, 105)]}
+    starving = {Part.WAKERS: [{"work_units_per_s": v} for v in (60, 65, 62)],
+                Part.HOGS: [{"hog_units_per_s": v} for v in (130, 140, 135)]}
+    assert judge(throughput, baseline, starving).verdict == CandidateVerdict.NOT_BETTER
+    faster = {Part.WAKERS: [{"work_units_per_s": v} for v in (130, 140, 135)], Part.HOGS: baseline[Part.HOGS]}
+    judgement = judge(throughput, baseline, faster)
     assert judgement.verdict == CandidateVerdict.BETTER and judgement.batch is None
 
 

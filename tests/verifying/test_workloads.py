@@ -92,6 +92,7 @@ def test_replay_runs_the_command_its_shape_gives(binaries) -> None:
     assert_ordered(result, "p50_us", "p90_us", "p99_us", "max_us")
     assert result["mean_run_delay_us"] >= 0
     assert result["hog_units_per_s"] > 0 and result["iterations_per_us"] > 0
+    assert result["work_units_per_s"] > result["hog_units_per_s"], "the wakers' bursts count as work too"
 
 
 @pytest.mark.parametrize("name", ["schbench", "build", "replay"])
