@@ -8,6 +8,7 @@ Canary with a revision already chosen, since the subject is the rollout's writes
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from schedcp_operator.lifecycle import Lifecycle, PolicyView, Settings, spec_dig
 from schedcp_operator.node_assignments import Assignments
 from schedcp_operator.policy_steps import read_policy, take_step
 from tests.operator.simulated_nodes import PLURAL as NODE_STATES
-from tests.operator.simulated_nodes import SimulatedNode
+from tests.operator.simulated_nodes import Behaviour, SimulatedNode
 from tests.operator.test_rollout import PLURAL, policy_body
 
 pytestmark = pytest.mark.cluster
@@ -58,7 +59,9 @@ def test_a_node_written_in_a_step_that_failed_reverts_to_what_it_ran_before(
         kube_cluster, namespace, crds_installed) -> None:
     api = kube_cluster.api_client()
     custom = client.CustomObjectsApi(api)
-    node = SimulatedNode(api, f"{namespace}-n0")
+    # The node never reports loading, so the second step finds the write Applied, not
+    # already Active (a loading node's thread would race the step, 0.5 s apart).
+    node = SimulatedNode(api, f"{namespace}-n0", Behaviour(on_load="stall"))
     try:
         for app in ("web", "batch"):
             node.add_pod(namespace, f"{app}-0", {"app": app})
@@ -75,6 +78,7 @@ def test_a_node_written_in_a_step_that_failed_reverts_to_what_it_ran_before(
         with pytest.raises(client.ApiException):
             take_step(lifecycle, read_policy(api, namespace, "web"))
         assert node.spec().desired_revision == CHOSEN, "the write landed"
+        time.sleep(1)  # long enough for a loading node to have reported
         take_step(lifecycle, read_policy(api, namespace, "web"))
         status = PolicyView.of(read_policy(api, namespace, "web")).status
         entry = status.rollout.nodes[0]
