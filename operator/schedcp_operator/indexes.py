@@ -46,11 +46,17 @@ async def policies(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Rival]:
 
 def _only(index: kopf.Index[Any, V], key: Any) -> V | None:
     """The value of a key that one object has (a name)."""
-    return next(iter(index.get(key, [])), None)
+    found = list(index.get(key, []))
+    return found[0] if found else None
 
 
 class IndexedWorld:
-    """A World of the indexes, as kopf passes them to a handler."""
+    """A World of the indexes, as kopf passes them to a handler.
+
+    A step reads it from a worker thread while the event loop updates the indexes: each
+    read copies a dict in one C call (list() of its keys or values), which no other Python
+    thread interleaves, and a key gone since then reads as absent, so no read iterates a
+    dict that changes size under it."""
 
     def __init__(self, indexes: Mapping[str, Any]) -> None:
         self._pods: kopf.Index[str, PodFacts] = indexes["pods_by_namespace"]
@@ -62,11 +68,11 @@ class IndexedWorld:
         return list(self._pods.get(namespace, []))
 
     def nodes_labelled(self, labels: Mapping[str, str]) -> set[str]:
-        return {name for name in self._labels
+        return {name for name in list(self._labels)
                 if (have := _only(self._labels, name)) is not None and labels.items() <= have.items()}
 
     def node_reports(self) -> dict[str, NodeReport]:
-        return {name: report for name in self._states if (report := _only(self._states, name)) is not None}
+        return {name: report for name in list(self._states) if (report := _only(self._states, name)) is not None}
 
     def policy(self, namespace: str, name: str) -> Rival | None:
         return _only(self._policies, (namespace, name))

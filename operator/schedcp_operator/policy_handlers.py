@@ -109,6 +109,7 @@ async def advance(body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, stopped: ko
     lifecycle, world, wakeups = _lifecycle(memo), IndexedWorld(indexes), wakeups_of(memo)
     key = (meta["namespace"], meta["name"])
     woken, lagging = wakeups.register(key), None
+    woken.set()  # the event that made the policy came before the daemon: step at once
     try:
         while not stopped:
             if await _woken(woken) and body.metadata.get("resourceVersion") == lagging:
