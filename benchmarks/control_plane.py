@@ -104,7 +104,8 @@ class Watch:
         return {self.statuses.get(n, {}).get("phase") for n in self.names}
 
     def ended(self) -> bool:
-        return bool(self.phases() & {"Failed", "RolledBack"}) or self.phases() == {"Active"}
+        # NoImprovement: the design's verification found nothing better than the kernel's default.
+        return bool(self.phases() & {"Failed", "RolledBack", "NoImprovement"}) or self.phases() == {"Active"}
 
     def all_reached(self, phase: str) -> float | None:
         times = [self.seen[n].get(phase) for n in self.names]

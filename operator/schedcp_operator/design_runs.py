@@ -98,4 +98,4 @@ async def design(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, memo: ko
     wakeups_of(memo).wake((task.namespace, task.name))  # its step takes the result up now, not on the timer
     # A daemon that returns is never started again for this object; one stopped because
     # its filter stopped matching is, for the next design.
-    await stopped
+    await stopped.wait()
