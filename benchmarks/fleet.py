@@ -73,10 +73,12 @@ class SimNode:
 
 
 class Fleet:
-    """`count` nodes, each with a web pod; the first `batch_nodes` also run a batch pod."""
+    """`count` nodes, each with a web pod; the first `batch_nodes` also run a batch pod.
+    Node i's pods carry the label `group: g<i mod groups>`, so that `groups` policies can
+    each select a disjoint part of the fleet."""
 
     def __init__(self, api: client.ApiClient, namespace: str, count: int, batch_nodes: int = 10,
-                 period: float = 1.0) -> None:
+                 period: float = 1.0, groups: int = 1) -> None:
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
@@ -85,18 +87,19 @@ class Fleet:
         self.turns: list[float] = []  # seconds per full pass over the fleet
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="fleet")
         self._stop = threading.Event()
-        list(self._pool.map(self._create, self.nodes.values(), [i < batch_nodes for i in range(count)]))
+        list(self._pool.map(self._create, self.nodes.values(), [i < batch_nodes for i in range(count)],
+                            [f"g{i % groups}" for i in range(count)]))
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
         self._thread.start()
 
-    def _create(self, node: SimNode, with_batch: bool) -> None:
+    def _create(self, node: SimNode, with_batch: bool, group: str) -> None:
         self.core.create_node({"metadata": {"name": node.name, "labels": {"kubernetes.io/hostname": node.name}}})
         self.custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeSchedulerState", "metadata": {"name": node.name}, "spec": {}})
         for app in ("web", "batch") if with_batch else ("web",):
             pod = f"{app}-{node.name}"
             self.core.create_namespaced_pod(self.namespace, {
-                "metadata": {"name": pod, "labels": {"app": app}},
+                "metadata": {"name": pod, "labels": {"app": app, "group": group}},
                 "spec": {"nodeName": node.name, "containers": [{"name": "main", "image": "registry.invalid/none"}],
                          # The nodes have no kubelet: they go NotReady and would get their pods evicted.
                          "tolerations": [{"operator": "Exists"}]}})

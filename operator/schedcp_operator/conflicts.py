@@ -2,17 +2,14 @@
 
 Higher `spec.priority` wins, then the older policy, then the name, so every replica and
 every policy computes the same answer. A policy whose owner reference points at a policy
-that no longer exists does not hold the node.
+that no longer exists (or is being deleted) does not hold the node.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, cast
-
-from kubernetes import client
-
-from schedcp.api.v1alpha1.base import GROUP, VERSION, ObjectReference
-from schedcp.api.v1alpha1.kinds import SCHEDULER_POLICY
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 class Ranked(Protocol):
@@ -29,21 +26,30 @@ class Ranked(Protocol):
     def spec(self) -> Any: ...
 
 
+@dataclass(frozen=True)
+class Rival:
+    """What ranking needs of another policy."""
+
+    namespace: str
+    name: str
+    priority: int
+    created: str
+    deleting: bool
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> Rival:
+        meta = obj["metadata"]
+        return cls(namespace=meta["namespace"], name=meta["name"], priority=int((obj.get("spec") or {}).get("priority", 100)),
+                   created=meta.get("creationTimestamp") or "", deleting=bool(meta.get("deletionTimestamp")))
+
+
 def rank(priority: int, created: str, namespace: str, name: str) -> tuple[int, str, str, str]:
     """Smaller ranks first."""
     return (-priority, created, namespace, name)
 
 
-def outranks(api: client.ApiClient, owner: ObjectReference, policy: Ranked) -> bool:
-    try:
-        other = cast(dict[str, Any], client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, owner.namespace or "", SCHEDULER_POLICY.plural, owner.name))
-    except client.ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    if other["metadata"].get("deletionTimestamp"):
+def outranks(rival: Rival | None, policy: Ranked) -> bool:
+    if rival is None or rival.deleting:
         return False
-    theirs = rank(int(other["spec"].get("priority", 100)), other["metadata"].get("creationTimestamp") or "",
-                  owner.namespace or "", owner.name)
-    return theirs < rank(policy.spec.priority, policy.created, policy.namespace, policy.name)
+    return (rank(rival.priority, rival.created, rival.namespace, rival.name)
+            < rank(policy.spec.priority, policy.created, policy.namespace, policy.name))

@@ -32,6 +32,7 @@ from schedcp.lifetime import die_with_parent
 from schedcp_operator.design_task import TRY_LATER, DesignTask
 from schedcp_operator.lifecycle import Settings, spec_digest
 from schedcp_operator.policy_handlers import RESOURCE
+from schedcp_operator.wakeups import wakeups_of
 
 log = logging.getLogger("schedcp.design_runs")
 
@@ -94,6 +95,7 @@ async def design(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, memo: ko
                       spec=SchedulerPolicySpec.model_validate(dict(spec)), spec_digest=str(status["specDigest"]),
                       artifacts_namespace=runs.settings.artifacts_namespace)
     await runs.run(task, logger)
+    wakeups_of(memo).wake((task.namespace, task.name))  # its step takes the result up now, not on the timer
     # A daemon that returns is never started again for this object; one stopped because
     # its filter stopped matching is, for the next design.
     await stopped.wait()

@@ -35,6 +35,7 @@ from schedcp_operator.design.tools import Workspace
 from schedcp_operator.kube import api_client
 from schedcp_operator.revisions import Revisions, revision_name, revision_spec
 from schedcp_operator.workload import observe_workload
+from schedcp_operator.world import ApiWorld
 
 log = logging.getLogger("schedcp.design")
 
@@ -106,7 +107,7 @@ def _design(api: client.ApiClient, task: DesignTask, journal: DesignJournal, rep
     spec = task.spec
     inputs = journal.inputs()
     if inputs is None:
-        profile, pods = observe_workload(api, task.namespace, spec).design_profile(spec)
+        profile, pods = observe_workload(ApiWorld(api), task.namespace, spec).design_profile(spec)
         journal.keep_inputs(profile, pods)
     else:
         profile, pods = inputs

@@ -3,7 +3,7 @@
 (no candidate beat the kernel's own scheduler, which the nodes keep).
 
 Each call of `Lifecycle.step` reads the world afresh (the policy, its pods, the nodes'
-states, its revision), takes at most one phase's worth of action and returns the status
+states, its revision; the operator hands it a World of its watch caches), takes at most one phase's worth of action and returns the status
 to write. Everything a later step needs is in that status or in objects named by it, so
 an operator that dies anywhere picks up where the status says: a finished design is a
 SchedulerRevision whose name the status holds, and is never designed again.
@@ -48,7 +48,8 @@ from schedcp_operator.evaluation import judge
 from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_assignments import Assignments, OwnerChanged, owned_by, runs
 from schedcp_operator.revisions import PublishRefused, Revisions
-from schedcp_operator.workload import NodeReport, Workload, node_reports, observe_workload
+from schedcp_operator.workload import NodeReport, Workload, observe_workload
+from schedcp_operator.world import ApiWorld, World
 
 log = logging.getLogger("schedcp.lifecycle")
 
@@ -123,6 +124,7 @@ class _Step:
     policy: PolicyView
     status: SchedulerPolicyStatus
     checkpoint: Checkpoint
+    world: World
     events: list[Event] = field(default_factory=list)
 
     def save(self) -> None:
@@ -158,12 +160,15 @@ class Lifecycle:
         self.settings = settings
         self.revisions = Revisions(api, settings.artifacts_namespace)
         self.assignments = Assignments(api)
+        self.api_world = ApiWorld(api)
 
     # -- the entry point -------------------------------------------------------------------
 
-    def step(self, policy: PolicyView, checkpoint: Checkpoint) -> tuple[SchedulerPolicyStatus, list[Event]]:
-        """`checkpoint` writes a status mid-step (and the step goes no further if it fails)."""
-        st = _Step(policy, policy.status.model_copy(deep=True), checkpoint)
+    def step(self, policy: PolicyView, checkpoint: Checkpoint,
+             world: World | None = None) -> tuple[SchedulerPolicyStatus, list[Event]]:
+        """`checkpoint` writes a status mid-step (and the step goes no further if it fails);
+        without a `world`, the step reads the API server."""
+        st = _Step(policy, policy.status.model_copy(deep=True), checkpoint, world or self.api_world)
         phase = st.status.phase
         if phase in (None, Phase.INVALID):
             return st.status, []
@@ -208,7 +213,7 @@ class Lifecycle:
 
     def _profiling(self, st: _Step) -> None:
         spec = st.policy.spec
-        workload = observe_workload(self.api, st.policy.namespace, spec)
+        workload = observe_workload(st.world, st.policy.namespace, spec)
         selection = _selection_problem(workload, spec, st.policy.namespace)
         _accept(st, selection)
         problem = selection or _profile_problem(workload, spec.profiling.min_samples)
@@ -320,7 +325,7 @@ class Lifecycle:
         st.enter(Phase.CANARY, "Canary", f"rolling {chosen.name} out to canary nodes first")
 
     def _canary(self, st: _Step) -> None:
-        workload = observe_workload(self.api, st.policy.namespace, st.policy.spec)
+        workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
         self._plan(st, workload)
         rollout = st.status.rollout
         assert rollout is not None
@@ -353,13 +358,13 @@ class Lifecycle:
         self._activate(st, workload)
 
     def _rolling_out(self, st: _Step) -> None:
-        workload = observe_workload(self.api, st.policy.namespace, st.policy.spec)
+        workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
         assert st.status.rollout is not None
         if self._advance(st, workload, st.status.rollout.nodes):
             self._activate(st, workload)
 
     def _active(self, st: _Step) -> None:
-        workload = observe_workload(self.api, st.policy.namespace, st.policy.spec)
+        workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
         assert st.status.rollout is not None
         known = {n.name for n in st.status.rollout.nodes}
         arrived = [h for h in workload.hosts() if h not in known and h in workload.nodes]
@@ -386,7 +391,7 @@ class Lifecycle:
         for entry in entries.values():
             if entry.phase not in undecided or entry.name not in workload.nodes or entry.since:
                 continue
-            rival = self._rival(st.policy, [workload.nodes[d] for d in domains[entry.name]])
+            rival = _rival(st, [workload.nodes[d] for d in domains[entry.name]])
             entry.phase, entry.message, entry.shares_kernel_with = NodePhase.PENDING, "", None
             if rival:
                 entry.phase, entry.message = NodePhase.YIELDED, rival
@@ -403,15 +408,6 @@ class Lifecycle:
             for entry in taking:
                 entry.canary = True
         self._report_conflicts(st, conflicts)
-
-    def _rival(self, policy: PolicyView, domain: list[NodeReport]) -> str | None:
-        """Why a node of this kernel belongs to another policy that outranks this one, if it does."""
-        for node in domain:
-            owner = node.spec.policy_ref
-            if owner and not owned_by(node, policy.ref) and outranks(self.api, owner, policy):
-                where = "" if node is domain[0] and len(domain) == 1 else f" (node {node.name} shares this kernel)"
-                return f"owned by policy {owner.namespace}/{owner.name}, which outranks this one{where}"
-        return None
 
     def _report_conflicts(self, st: _Step, conflicts: list[str]) -> None:
         if conflicts:
@@ -495,15 +491,15 @@ class Lifecycle:
 
     def _break(self, st: _Step, reason: str, message: str) -> None:
         """The circuit breaker: every node this policy wrote goes back to what it ran before."""
-        reverted = self._revert(st.policy, st.status)
+        reverted = self._revert(st.policy, st.status, st.world)
         tail = f"; reverted {', '.join(reverted)}" if reverted else ""
         st.condition(ROLLED_OUT, ConditionStatus.FALSE, reason, message)
         st.enter(Phase.ROLLED_BACK, reason, f"{message}{tail}", event_type="Warning")
 
-    def _revert(self, policy: PolicyView, status: SchedulerPolicyStatus) -> list[str]:
+    def _revert(self, policy: PolicyView, status: SchedulerPolicyStatus, world: World) -> list[str]:
         if status.rollout is None:
             return []
-        nodes = node_reports(self.api)
+        nodes = world.node_reports()
         reverted = []
         for entry in status.rollout.nodes:
             node = nodes.get(entry.name)
@@ -516,27 +512,39 @@ class Lifecycle:
         return reverted
 
     def _disable(self, st: _Step) -> None:
-        reverted = self._revert(st.policy, st.status)
+        reverted = self._revert(st.policy, st.status, st.world)
         if st.status.phase != Phase.DISABLED or reverted:
             tail = f"; reverted {', '.join(reverted)}" if reverted else ""
             st.enter(Phase.DISABLED, "Disabled", f"mode is Off: nothing is done{tail}")
 
     # -- deletion --------------------------------------------------------------------------
 
-    def release(self, policy: PolicyView, deleting_since: datetime) -> str | None:
+    def release(self, policy: PolicyView, deleting_since: datetime, world: World | None = None) -> str | None:
         """Revert the nodes; None once they are back (or their agents are gone), else what is awaited."""
+        world = world or self.api_world
         self._journal(policy).close()
         status = policy.status.model_copy(deep=True)
-        self._revert(policy, status)
+        self._revert(policy, status, world)
         if status.rollout is None:
             return None
-        nodes = node_reports(self.api)
+        nodes = world.node_reports()
         waiting = [e.name for e in status.rollout.nodes if e.phase in (*_WRITTEN, NodePhase.REVERTED)
                    and (node := nodes.get(e.name)) is not None and node.spec.desired_revision == e.previous
                    and not _back_on(node, e.previous)]
         if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
             return f"waiting for {', '.join(waiting)} to report their previous scheduler"
         return None
+
+
+def _rival(st: _Step, domain: list[NodeReport]) -> str | None:
+    """Why a node of this kernel belongs to another policy that outranks this one, if it does."""
+    for node in domain:
+        owner = node.spec.policy_ref
+        if owner and not owned_by(node, st.policy.ref) and outranks(st.world.policy(owner.namespace or "", owner.name),
+                                                                     st.policy):
+            where = "" if node is domain[0] and len(domain) == 1 else f" (node {node.name} shares this kernel)"
+            return f"owned by policy {owner.namespace}/{owner.name}, which outranks this one{where}"
+    return None
 
 
 def _record_previous(entry: NodeRollout, node: NodeReport, policy: ObjectReference) -> None:

@@ -9,10 +9,11 @@ from typing import Any
 
 import kopf
 
-from schedcp_operator import derived_policies, design_runs, peering, policy_handlers  # noqa: F401  (registers handlers)
+from schedcp_operator import derived_policies, design_runs, indexes, peering, policy_handlers, wakeups  # noqa: F401  (registers handlers)
 from schedcp_operator.design_runs import DesignRuns
 from schedcp_operator.kube import api_client
 from schedcp_operator.lifecycle import Lifecycle, Settings
+from schedcp_operator.wakeups import Wakeups
 
 FINALIZER = "schedcp.io/finalizer"
 ANNOTATION_PREFIX = "schedcp.io"
@@ -101,7 +102,7 @@ async def _operate(args: argparse.Namespace, priority: int) -> None:
             namespaces=args.namespace,
             ready_flag=ready,
             memo=kopf.Memo(lifecycle=Lifecycle(api_client(), settings), design_runs=DesignRuns(settings),
-                           derived_mode=args.derived_policy_mode),
+                           derived_mode=args.derived_policy_mode, wakeups=Wakeups()),
         )
     finally:
         announcer.cancel()

@@ -1,8 +1,8 @@
-"""One lifecycle step on a policy as the API server has it now, with its status written back.
+"""One lifecycle step on a policy as the operator last saw it, with its status written back.
 
-Every status write carries the resourceVersion of the read or of the step's previous
-write: a step that raced another writer of the status is refused (409) and taken again,
-on fresh data, by the next tick.
+Every status write carries the resourceVersion of the object the step started from, or
+of the step's previous write: a step that raced another writer of the status (or started
+from a copy that lagged) is refused (409) and taken again, on fresh data.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from kubernetes import client
 from schedcp.api.v1alpha1 import GROUP, SCHEDULER_POLICY, VERSION
 from schedcp.api.v1alpha1.policy import Phase, SchedulerPolicyStatus
 from schedcp_operator.lifecycle import Event, Lifecycle, PolicyView
+from schedcp_operator.world import World
 
 
 def read_policy(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
@@ -48,14 +49,14 @@ class Taken:
     events: list[Event]
 
 
-def take_step(lifecycle: Lifecycle, namespace: str, name: str) -> Taken | None:
-    """None when the policy is gone or going (its deletion handler releases it)."""
-    obj = read_policy(lifecycle.api, namespace, name)
+def take_step(lifecycle: Lifecycle, obj: dict[str, Any] | None, world: World | None = None) -> Taken | None:
+    """On `obj`, which the step's status writes update; None when the policy is gone or
+    going (its deletion handler releases it)."""
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return None
     policy = PolicyView.of(obj)
     writer = StatusWriter(lifecycle.api, obj)
-    status, events = lifecycle.step(policy, writer.write)
+    status, events = lifecycle.step(policy, writer.write, world)
     if status != policy.status:
         writer.write(status)
     return Taken(policy.status.phase, status.phase, events)

@@ -1,16 +1,14 @@
 """A policy's workload as the cluster shows it: the pods it selects, the nodes they run on,
-and what each node's agent measured of them (read from the NodeSchedulerStates)."""
+and what each node's agent measured of them (read from the NodeSchedulerStates), taken
+from a World (the operator's watch caches, or the API server)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from kubernetes import client
-
-from schedcp import kube
-from schedcp.api.v1alpha1.base import GROUP, VERSION, LabelSelector, SchedulingMetrics, SelectorOperator
-from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE
+from schedcp.api.v1alpha1.base import LabelSelector, LabelSelectorRequirement, SchedulingMetrics, SelectorOperator
 from schedcp.api.v1alpha1.nodestate import (
     NodeSchedulerStateSpec,
     NodeSchedulerStateStatus,
@@ -21,24 +19,48 @@ from schedcp.api.v1alpha1.nodestate import (
 from schedcp.api.v1alpha1.policy import ObjectiveKind, SchedulerPolicySpec
 from schedcp_operator.design.observe import aggregate, build_profile
 from schedcp_operator.design.profile import WorkloadProfile
-from schedcp_operator.semantics import merged
+
+if TYPE_CHECKING:
+    from schedcp_operator.world import World
 
 OPTIMIZE_ANNOTATION = "schedcp.io/optimize"
 _CLASS_OF_OBJECTIVE = {ObjectiveKind.LATENCY: WorkloadClass.LATENCY, ObjectiveKind.THROUGHPUT: WorkloadClass.THROUGHPUT,
                        ObjectiveKind.MAKESPAN: WorkloadClass.BATCH, ObjectiveKind.BALANCED: WorkloadClass.THROUGHPUT}
 
 
-def selector_string(selector: LabelSelector) -> str:
-    """metav1.LabelSelector in the `labelSelector` query syntax."""
-    terms = [f"{key}={value}" for key, value in sorted(selector.match_labels.items())]
-    for req in selector.match_expressions:
-        if req.operator in (SelectorOperator.IN, SelectorOperator.NOT_IN):
-            terms.append(f"{req.key} {req.operator.lower()} ({','.join(sorted(req.values))})")
-        elif req.operator == SelectorOperator.EXISTS:
-            terms.append(req.key)
-        else:
-            terms.append(f"!{req.key}")
-    return ",".join(terms)
+def selects(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """metav1.LabelSelector semantics, for pods held in memory."""
+    return (all(labels.get(key) == value for key, value in selector.match_labels.items())
+            and all(_meets(req, labels) for req in selector.match_expressions))
+
+
+def _meets(req: LabelSelectorRequirement, labels: Mapping[str, str]) -> bool:
+    present = req.key in labels
+    if req.operator == SelectorOperator.IN:
+        return present and labels[req.key] in req.values
+    if req.operator == SelectorOperator.NOT_IN:
+        return not present or labels[req.key] not in req.values
+    return present == (req.operator == SelectorOperator.EXISTS)
+
+
+@dataclass(frozen=True)
+class PodFacts:
+    """What a policy needs of a pod: a few fields, not the object (the operator holds every pod)."""
+
+    namespace: str
+    name: str
+    uid: str
+    labels: dict[str, str]
+    optimize: str | None
+    node: str | None
+    live: bool
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> PodFacts:
+        meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+        return cls(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"], labels=dict(meta.get("labels") or {}),
+                   optimize=(meta.get("annotations") or {}).get(OPTIMIZE_ANNOTATION), node=spec.get("nodeName"),
+                   live=not meta.get("deletionTimestamp") and status.get("phase") not in ("Succeeded", "Failed"))
 
 
 @dataclass(frozen=True)
@@ -65,18 +87,11 @@ class NodeReport:
         return next((p for p in pods if p.namespace == namespace and p.name == pod), None)
 
 
-def node_reports(api: client.ApiClient) -> dict[str, NodeReport]:
-    listing = cast(dict[str, Any],
-                   client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, NODE_SCHEDULER_STATE.plural))
-    return {
-        obj["metadata"]["name"]: NodeReport(
-            name=obj["metadata"]["name"],
-            spec=NodeSchedulerStateSpec.model_validate(obj.get("spec") or {}),
-            status=NodeSchedulerStateStatus.model_validate(obj.get("status") or {}),
-            resource_version=obj["metadata"]["resourceVersion"],
-        )
-        for obj in listing.get("items", [])
-    }
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> NodeReport:
+        return cls(name=obj["metadata"]["name"], spec=NodeSchedulerStateSpec.model_validate(obj.get("spec") or {}),
+                   status=NodeSchedulerStateStatus.model_validate(obj.get("status") or {}),
+                   resource_version=obj["metadata"]["resourceVersion"])
 
 
 @dataclass
@@ -112,36 +127,21 @@ class Workload:
         return profile, mine + theirs
 
 
-def _eligible_nodes(core: client.CoreV1Api, node_selector: dict[str, str]) -> set[str] | None:
-    if not node_selector:
-        return None
-    selector = ",".join(f"{k}={v}" for k, v in sorted(node_selector.items()))
-    return {kube.name(n) for n in core.list_node(label_selector=selector).items}
-
-
-def _workload_class(pod: client.V1Pod, protected: bool, objective: ObjectiveKind) -> WorkloadClass:
-    asked = (kube.metadata(pod).annotations or {}).get(OPTIMIZE_ANNOTATION)
-    if asked is not None and asked in WorkloadClass.__members__.values():
-        return WorkloadClass(asked)
+def _workload_class(pod: PodFacts, protected: bool, objective: ObjectiveKind) -> WorkloadClass:
+    if pod.optimize is not None and pod.optimize in WorkloadClass.__members__.values():
+        return WorkloadClass(pod.optimize)
     return _CLASS_OF_OBJECTIVE[objective] if protected else WorkloadClass.BATCH
 
 
-def observe_workload(api: client.ApiClient, namespace: str, spec: SchedulerPolicySpec) -> Workload:
-    core = client.CoreV1Api(api)
-    selected = core.list_namespaced_pod(namespace, label_selector=selector_string(spec.pod_selector)).items
+def observe_workload(world: World, namespace: str, spec: SchedulerPolicySpec) -> Workload:
+    live = [p for p in world.pods(namespace) if p.live and selects(spec.pod_selector, p.labels)]
+    eligible = world.nodes_labelled(spec.node_selector) if spec.node_selector else None
     protect = spec.objective.protect
-    protected = {kube.uid(p) for p in core.list_namespaced_pod(
-        namespace, label_selector=selector_string(merged(spec.pod_selector, protect))).items} if protect else None
-    eligible = _eligible_nodes(core, spec.node_selector)
-    live = [p for p in selected
-            if not kube.metadata(p).deletion_timestamp and not (p.status and p.status.phase in ("Succeeded", "Failed"))]
     pods = []
     for pod in live:
-        node = pod.spec.node_name if pod.spec else None
-        if eligible is not None and node not in eligible:
+        if eligible is not None and pod.node not in eligible:
             continue
-        is_protected = protected is None or kube.uid(pod) in protected
-        pods.append(SelectedPod(namespace=namespace, name=kube.name(pod), uid=kube.uid(pod), node=node,
-                                protected=is_protected,
+        is_protected = protect is None or selects(protect, pod.labels)
+        pods.append(SelectedPod(namespace=namespace, name=pod.name, uid=pod.uid, node=pod.node, protected=is_protected,
                                 workload_class=_workload_class(pod, is_protected, spec.objective.kind)))
-    return Workload(spec.objective.kind, pods, node_reports(api), matched_pods=len(live), eligible_nodes=eligible)
+    return Workload(spec.objective.kind, pods, world.node_reports(), matched_pods=len(live), eligible_nodes=eligible)

@@ -76,10 +76,10 @@ def test_a_node_written_in_a_step_that_failed_reverts_to_what_it_ran_before(
         lifecycle.assignments = AnswerLost(api)
 
         with pytest.raises(client.ApiException):
-            take_step(lifecycle, namespace, "web")
+            take_step(lifecycle, read_policy(api, namespace, "web"))
         assert node.spec().desired_revision == CHOSEN, "the write landed"
         time.sleep(1)  # long enough for a loading node to have reported
-        take_step(lifecycle, namespace, "web")
+        take_step(lifecycle, read_policy(api, namespace, "web"))
         status = PolicyView.of(read_policy(api, namespace, "web")).status
         entry = status.rollout.nodes[0]
         assert (entry.phase, entry.previous, entry.previous_owner) == (NodePhase.APPLIED, EARLIER, earlier_owner)

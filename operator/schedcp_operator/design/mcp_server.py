@@ -27,6 +27,7 @@ from schedcp_operator.design.profile import WorkloadProfile
 from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.tools import TOOLS, ProfileView, Tool, ToolError, Workspace
 from schedcp_operator.workload import observe_workload
+from schedcp_operator.world import ApiWorld
 
 Args = TypeVar("Args", bound=BaseModel)
 
@@ -77,7 +78,7 @@ class McpSession:
 
     def analyse(self, args: AnalyseWorkloads) -> ProfileView:
         spec = _policy_spec(args.match_labels, args.protect_labels, args.objective, args.goal)
-        workload = observe_workload(self._cluster(), args.namespace, spec)
+        workload = observe_workload(ApiWorld(self._cluster()), args.namespace, spec)
         if not workload.pods:  # an empty profile would read as a workload with nothing to schedule
             raise ToolError(f"no running pod in namespace {args.namespace} has the labels {args.match_labels}")
         profile, _ = workload.design_profile(spec)

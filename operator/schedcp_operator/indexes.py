@@ -1,0 +1,78 @@
+"""The operator's watch caches: kopf indexes of pods, nodes' labels, NodeSchedulerStates
+and policies, kept current by kopf's watches, and the World a step reads from them.
+
+A step then sends the API server no read: what it costs the API server is a few watches,
+whatever the number of policies. kopf starts no handler before every index has been
+filled from its first listing, so a step never sees a half-known cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import kopf
+
+from schedcp.api.v1alpha1.base import GROUP, VERSION
+from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY
+from schedcp_operator.conflicts import Rival
+from schedcp_operator.workload import NodeReport, PodFacts
+
+V = TypeVar("V")
+
+
+# Async: kopf would run a sync index function in a thread, per event of every node.
+@kopf.index("", "v1", "pods")
+async def pods_by_namespace(body: kopf.Body, **_: Any) -> dict[str, PodFacts]:
+    pod = PodFacts.of(body)
+    return {pod.namespace: pod}
+
+
+@kopf.index("", "v1", "nodes")
+async def node_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
+    return {name: dict(labels)}
+
+
+@kopf.index(GROUP, VERSION, NODE_SCHEDULER_STATE.plural)
+async def node_states(name: str, body: kopf.Body, **_: Any) -> dict[str, NodeReport]:
+    return {name: NodeReport.of(body)}
+
+
+@kopf.index(GROUP, VERSION, SCHEDULER_POLICY.plural)
+async def policies(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Rival]:
+    rival = Rival.of(body)
+    return {(rival.namespace, rival.name): rival}
+
+
+def _only(index: kopf.Index[Any, V], key: Any) -> V | None:
+    """The value of a key that one object has (a name)."""
+    found = list(index.get(key, []))
+    return found[0] if found else None
+
+
+class IndexedWorld:
+    """A World of the indexes, as kopf passes them to a handler.
+
+    A step reads it from a worker thread while the event loop updates the indexes: each
+    read copies a dict in one C call (list() of its keys or values), which no other Python
+    thread interleaves, and a key gone since then reads as absent, so no read iterates a
+    dict that changes size under it."""
+
+    def __init__(self, indexes: Mapping[str, Any]) -> None:
+        self._pods: kopf.Index[str, PodFacts] = indexes["pods_by_namespace"]
+        self._labels: kopf.Index[str, dict[str, str]] = indexes["node_labels"]
+        self._states: kopf.Index[str, NodeReport] = indexes["node_states"]
+        self._policies: kopf.Index[tuple[str, str], Rival] = indexes["policies"]
+
+    def pods(self, namespace: str) -> list[PodFacts]:
+        return list(self._pods.get(namespace, []))
+
+    def nodes_labelled(self, labels: Mapping[str, str]) -> set[str]:
+        return {name for name in list(self._labels)
+                if (have := _only(self._labels, name)) is not None and labels.items() <= have.items()}
+
+    def node_reports(self) -> dict[str, NodeReport]:
+        return {name: report for name in list(self._states) if (report := _only(self._states, name)) is not None}
+
+    def policy(self, namespace: str, name: str) -> Rival | None:
+        return _only(self._policies, (namespace, name))

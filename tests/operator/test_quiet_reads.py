@@ -1,0 +1,49 @@
+"""With the operator running and nothing changing, its reads do not grow with the number
+of policies: steps read the operator's watch caches, not the API server.
+
+Reads are the API server's own request counters (GET and LIST of what a step would read),
+over a quiet window with one policy, then with five. The policies select no pod, so
+they stay in Profiling, where a step reads pods and nodes' states each time.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kubernetes import client
+
+from benchmarks.api_requests import reads, served
+from schedcp.api.v1alpha1.base import GROUP, VERSION
+from tests.operator.test_rollout import PLURAL, Scene, policy_body
+
+pytestmark = pytest.mark.cluster
+
+QUIET_SECONDS = 12.0
+STEP_RESOURCES = {"schedulerpolicies", "pods", "nodes", "nodeschedulerstates"}
+
+
+def quiet_reads(api: client.ApiClient) -> int:
+    before = served(api)
+    time.sleep(QUIET_SECONDS)
+    return reads(before, served(api), STEP_RESOURCES)
+
+
+def test_an_idle_operator_reads_nothing_per_policy(kube_cluster, namespace, crds_installed, start_operator) -> None:
+    scene = Scene(kube_cluster, namespace)
+    custom = client.CustomObjectsApi(scene.api)
+    op = start_operator("--standalone", "--artifacts-namespace", namespace)
+    selecting_nothing = {"podSelector": {"matchLabels": {"app": "absent"}}, "objective": {"kind": "latency"}}
+    scene.apply(policy_body("p0", **selecting_nothing))
+    scene.wait_condition("p0", "Accepted", op, status="False")
+    one = quiet_reads(scene.api)
+    for i in range(1, 5):
+        scene.apply(policy_body(f"p{i}", **selecting_nothing))
+    for i in range(1, 5):
+        scene.wait_condition(f"p{i}", "Accepted", op, status="False")
+    five = quiet_reads(scene.api)
+    # A few reads may come from elsewhere (the controller manager); per policy per step
+    # would be four each second or two.
+    assert one <= 3 and five <= 3, f"reads in {QUIET_SECONDS:.0f} s: {one} with one policy, {five} with five"
+    assert all(custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, f"p{i}")["status"]["phase"]
+               == "Profiling" for i in range(5))
