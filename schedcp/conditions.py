@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from schedcp.api.v1alpha1.base import Condition, ConditionStatus, now
+from schedcp.api.v1alpha1.base import Condition, ConditionStatus, ConditionType, now
 
 
 def set_condition(
     current: Iterable[Condition],
     *,
-    type: str,
+    type: ConditionType,
     status: ConditionStatus,
     reason: str,
     message: str = "",
@@ -31,5 +31,5 @@ def set_condition(
     return list(existing.values())
 
 
-def find_condition(conditions: Iterable[Condition], type: str) -> Condition | None:
+def find_condition(conditions: Iterable[Condition], type: ConditionType) -> Condition | None:
     return next((c for c in conditions if c.type == type), None)

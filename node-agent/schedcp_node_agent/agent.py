@@ -16,7 +16,7 @@ from pathlib import Path
 from kubernetes import client
 from pydantic import BaseModel
 
-from schedcp.api.v1alpha1.base import Condition, ConditionStatus, now
+from schedcp.api.v1alpha1.base import Condition, ConditionStatus, ConditionType, now
 from schedcp.api.v1alpha1.nodestate import (
     NodeSchedulerStateSpec,
     NodeSchedulerStateStatus,
@@ -132,7 +132,7 @@ class NodeAgent:
 
     def _set_ready(self, verdict: Verdict) -> None:
         self.conditions = set_condition(
-            self.conditions, type="Ready", status=verdict.status, reason=verdict.reason,
+            self.conditions, type=ConditionType.READY, status=verdict.status, reason=verdict.reason,
             message=verdict.message, observed_generation=self.generation,
         )
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schedcp.api.v1alpha1.base import ConditionStatus
-from schedcp.api.v1alpha1.policy import Mode, Phase, SchedulerPolicySpec, SchedulerPolicyStatus
+from schedcp.api.v1alpha1.base import ConditionStatus, ConditionType
+from schedcp.api.v1alpha1.policy import Mode, Phase, Reason, SchedulerPolicySpec, SchedulerPolicyStatus
 from schedcp.conditions import set_condition
 from schedcp_operator.semantics import Finding
 
-ACCEPTED = "Accepted"
-READY = "Ready"
 _BEFORE_LIFECYCLE = (None, Phase.INVALID, Phase.DISABLED)
-VALID = (ConditionStatus.TRUE, "Valid", "the spec is valid and meaningful")
+VALID = (ConditionStatus.TRUE, Reason.VALID, "the spec is valid and meaningful")
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,7 @@ def verdict(spec: SchedulerPolicySpec | None, found: list[Finding]) -> Verdict:
         )
     accepted = VALID
     if spec.mode == Mode.OFF:
-        return Verdict(Phase.DISABLED, accepted, (ConditionStatus.FALSE, "Disabled", "mode is Off: nothing is done"))
+        return Verdict(Phase.DISABLED, accepted, (ConditionStatus.FALSE, Reason.DISABLED, "mode is Off: nothing is done"))
     return Verdict(
         Phase.PENDING,
         accepted,
@@ -48,13 +46,13 @@ def verdict(spec: SchedulerPolicySpec | None, found: list[Finding]) -> Verdict:
 def next_status(previous: SchedulerPolicyStatus, found: Verdict, generation: int) -> SchedulerPolicyStatus:
     """Acceptance always; the phase only where the lifecycle has not taken over (it owns
     every phase after Pending, and reverts nodes itself when mode turns Off)."""
-    conditions = set_condition(previous.conditions, type=ACCEPTED, status=found.accepted[0], reason=found.accepted[1],
+    conditions = set_condition(previous.conditions, type=ConditionType.ACCEPTED, status=found.accepted[0], reason=found.accepted[1],
                                message=found.accepted[2], observed_generation=generation)
     phase = previous.phase
     if found.phase == Phase.INVALID or phase in _BEFORE_LIFECYCLE:
         phase = found.phase
     if phase != previous.phase:
         status, reason, message = found.ready
-        conditions = set_condition(conditions, type=READY, status=status, reason=reason, message=message,
+        conditions = set_condition(conditions, type=ConditionType.READY, status=status, reason=reason, message=message,
                                    observed_generation=generation)
     return previous.model_copy(update={"phase": phase, "observed_generation": generation, "conditions": conditions})

@@ -25,7 +25,14 @@ from kubernetes import client
 from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.base import ObjectReference
-from schedcp.api.v1alpha1.policy import ChosenRevision, DesignCost, DesignerKind, SchedulerPolicySpec, TriedDesign
+from schedcp.api.v1alpha1.policy import (
+    ChosenRevision,
+    DesignCost,
+    DesignerKind,
+    Reason,
+    SchedulerPolicySpec,
+    TriedDesign,
+)
 from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement
 from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
 from schedcp_operator.design.journal import DesignJournal
@@ -63,14 +70,14 @@ class DesignTask(BaseModel):
 
 
 class DesignProgress(BaseModel):
-    reason: Literal["Designing", "DesignerUnreachable"] = "Designing"
+    reason: Literal[Reason.DESIGNING, Reason.DESIGNER_UNREACHABLE] = Reason.DESIGNING
     message: str
 
 
 class DesignResult(BaseModel):
     """How the design ended: a revision (Designed), or the reason there is none."""
 
-    reason: Literal["Designed", "NoImprovement", "DesignFailed", "BudgetExhausted"]
+    reason: Literal[Reason.DESIGNED, Reason.NO_IMPROVEMENT, Reason.DESIGN_FAILED, Reason.BUDGET_EXHAUSTED]
     message: str
     revision: ChosenRevision | None = None
     cost: DesignCost | None = None
@@ -90,15 +97,15 @@ def run_design(api: client.ApiClient, task: DesignTask) -> None:
     try:
         record = _design(api, task, journal, report)
     except DesignInterrupted as error:
-        journal.keep(PROGRESS_KEY, DesignProgress(reason="DesignerUnreachable",
+        journal.keep(PROGRESS_KEY, DesignProgress(reason=Reason.DESIGNER_UNREACHABLE,
                                                   message=f"{error}; the design resumes from its journal"))
         raise
     except NoImprovement as error:
-        journal.keep(RESULT_KEY, DesignResult(reason="NoImprovement", message=str(error), tried=error.tried[-16:]))
+        journal.keep(RESULT_KEY, DesignResult(reason=Reason.NO_IMPROVEMENT, message=str(error), tried=error.tried[-16:]))
         return
     except DesignError as error:
         journal.keep(RESULT_KEY, DesignResult(
-            reason="BudgetExhausted" if isinstance(error, BudgetExhausted) else "DesignFailed", message=str(error)))
+            reason=Reason.BUDGET_EXHAUSTED if isinstance(error, BudgetExhausted) else Reason.DESIGN_FAILED, message=str(error)))
         return
     journal.keep(RESULT_KEY, _publish(api, task, record))
 
@@ -128,7 +135,7 @@ def _publish(api: client.ApiClient, task: DesignTask, record: DesignRecord) -> D
     candidate = record.outcome.candidate
     spend = record.spend
     return DesignResult(
-        reason="Designed",
+        reason=Reason.DESIGNED,
         message=(f"{record.designer} designed revision {name} from {candidate.template or 'new source'}: "
                  f"{record.outcome.rationale}"),
         revision=ChosenRevision(name=name, sha256=report.object_sha256, template=candidate.template,

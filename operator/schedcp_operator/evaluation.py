@@ -36,7 +36,7 @@ def _worse(before: float, after: float, percent: int, noise: float, lower_is_bet
     return change > noise and change > before * percent / 100
 
 
-def judge(objective: ObjectiveKind, before: SchedulingMetrics | None, after: SchedulingMetrics | None,
+def judge(objective: ObjectiveKind, *, before: SchedulingMetrics | None, after: SchedulingMetrics | None,
           others_before: SchedulingMetrics | None, others_after: SchedulingMetrics | None,
           max_regression_percent: int, max_batch_loss_percent: int) -> Judgement:
     if before is None or after is None:

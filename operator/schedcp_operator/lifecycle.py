@@ -25,7 +25,7 @@ from typing import Any
 
 from kubernetes import client
 
-from schedcp.api.v1alpha1.base import ConditionStatus, ObjectReference, RevisionReference, now
+from schedcp.api.v1alpha1.base import ConditionStatus, ConditionType, ObjectReference, RevisionReference, now
 from schedcp.api.v1alpha1.policy import (
     Mode,
     NodeCounts,
@@ -33,13 +33,14 @@ from schedcp.api.v1alpha1.policy import (
     NodeRollout,
     Phase,
     ProfileSummary,
+    Reason,
     RolloutProgress,
     SchedulerPolicySpec,
     SchedulerPolicyStatus,
 )
 from schedcp.conditions import find_condition, set_condition
 from schedcp.verifying.cache import verify_remembered
-from schedcp_operator.assessment import ACCEPTED, VALID
+from schedcp_operator.assessment import VALID
 from schedcp_operator.conflicts import outranks
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
@@ -53,11 +54,7 @@ from schedcp_operator.world import ApiWorld, World
 
 log = logging.getLogger("schedcp.lifecycle")
 
-READY, PROFILED, DESIGNED, VERIFIED, ROLLED_OUT, CONFLICT = (
-    "Ready", "Profiled", "Designed", "Verified", "RolledOut", "Conflict")
-NO_PODS_SELECTED, NODES_EXCLUDE_PODS, PROTECTED_NOT_SELECTED = (
-    "NoPodsSelected", "NodeSelectorExcludesPods", "ProtectedPodsNotSelected")
-_SELECTION_REASONS = (NO_PODS_SELECTED, NODES_EXCLUDE_PODS, PROTECTED_NOT_SELECTED)
+_SELECTION_REASONS = (Reason.NO_PODS_SELECTED, Reason.NODE_SELECTOR_EXCLUDES_PODS, Reason.PROTECTED_PODS_NOT_SELECTED)
 # Fields a user may change without asking for a new design.
 _NOT_DESIGN_INPUTS = {"mode", "approved_revision", "rollout", "priority"}
 _WRITTEN = (NodePhase.APPLYING, NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
@@ -102,7 +99,7 @@ class PolicyView:
 @dataclass(frozen=True)
 class Event:
     type: str
-    reason: str
+    reason: Reason
     message: str
 
 
@@ -132,21 +129,21 @@ class _Step:
         self.status.nodes = _counts(self.status.rollout)
         self.checkpoint(self.status)
 
-    def condition(self, type: str, status: ConditionStatus, reason: str, message: str) -> None:
+    def condition(self, type: ConditionType, status: ConditionStatus, reason: Reason, message: str) -> None:
         self.status.conditions = set_condition(self.status.conditions, type=type, status=status, reason=reason,
                                                message=message[:32000], observed_generation=self.policy.generation)
 
-    def ready(self, status: ConditionStatus, reason: str, message: str) -> None:
-        self.condition(READY, status, reason, message)
+    def ready(self, status: ConditionStatus, reason: Reason, message: str) -> None:
+        self.condition(ConditionType.READY, status, reason, message)
 
-    def enter(self, phase: Phase, reason: str, message: str, *, ready: ConditionStatus = ConditionStatus.FALSE,
+    def enter(self, phase: Phase, reason: Reason, message: str, *, ready: ConditionStatus = ConditionStatus.FALSE,
               event_type: str = "Normal") -> None:
         self.status.phase = phase
         self.status.phase_since = now()
         self.ready(ready, reason, message)
         self.events.append(Event(event_type, reason, message[:1000]))
 
-    def fail(self, reason: str, message: str) -> None:
+    def fail(self, reason: Reason, message: str) -> None:
         self.enter(Phase.FAILED, reason, message, event_type="Warning")
 
     def waited(self) -> float:
@@ -197,9 +194,9 @@ class Lifecycle:
                 raise
             message = f"the API server refused a request ({error.status} {error.reason}): {_refusal(error)}"
             if st.policy.status.phase in _ROLLING:
-                self._break(st, "RequestRefused", message)
+                self._break(st, Reason.REQUEST_REFUSED, message)
             else:
-                st.fail("RequestRefused", message)
+                st.fail(Reason.REQUEST_REFUSED, message)
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -209,7 +206,7 @@ class Lifecycle:
         st.status.revision = None
         st.status.tried = []
         why = "the spec changed: profiling again for a new design" if again else "waiting for the selected pods' profiles"
-        st.enter(Phase.PROFILING, "Profiling", why)
+        st.enter(Phase.PROFILING, Reason.PROFILING, why)
 
     def _profiling(self, st: _Step) -> None:
         spec = st.policy.spec
@@ -220,10 +217,10 @@ class Lifecycle:
         if problem:
             reason, message = problem
             if st.waited() > spec.profiling.timeout_seconds:
-                st.condition(PROFILED, ConditionStatus.FALSE, "ProfilingTimedOut", message)
-                st.fail("ProfilingTimedOut", f"after {spec.profiling.timeout_seconds}s: {message}")
+                st.condition(ConditionType.PROFILED, ConditionStatus.FALSE, Reason.PROFILING_TIMED_OUT, message)
+                st.fail(Reason.PROFILING_TIMED_OUT, f"after {spec.profiling.timeout_seconds}s: {message}")
                 return
-            st.condition(PROFILED, ConditionStatus.FALSE, reason, message)
+            st.condition(ConditionType.PROFILED, ConditionStatus.FALSE, reason, message)
             st.ready(ConditionStatus.FALSE, reason, message)
             return
         profile, _ = workload.design_profile(spec)
@@ -232,8 +229,8 @@ class Lifecycle:
         st.status.metrics_before = profile.protected
         message = (f"{len(workload.pods)} pods on {len(workload.hosts())} nodes; "
                    f"traits: {', '.join(profile.traits) or 'none'}")
-        st.condition(PROFILED, ConditionStatus.TRUE, "Profiled", message)
-        st.enter(Phase.DESIGNING, "Designing", f"profiled {message}; designing with {spec.designer.kind}")
+        st.condition(ConditionType.PROFILED, ConditionStatus.TRUE, Reason.PROFILED, message)
+        st.enter(Phase.DESIGNING, Reason.DESIGNING, f"profiled {message}; designing with {spec.designer.kind}")
 
     def _designing(self, st: _Step) -> None:
         """The design runs in a process of its own (design_runs); a step reads how it is doing."""
@@ -243,8 +240,8 @@ class Lifecycle:
             self._design_progress(st, journal.read(PROGRESS_KEY, DesignProgress))
             return
         if result.revision is None:
-            st.condition(DESIGNED, ConditionStatus.FALSE, result.reason, result.message)
-            if result.reason == "NoImprovement":
+            st.condition(ConditionType.DESIGNED, ConditionStatus.FALSE, result.reason, result.message)
+            if result.reason == Reason.NO_IMPROVEMENT:
                 # Nothing failed: no node was touched, and none needs to be.
                 st.status.tried = result.tried
                 st.enter(Phase.NO_IMPROVEMENT, result.reason, result.message)
@@ -252,17 +249,17 @@ class Lifecycle:
                 st.fail(result.reason, result.message)
             return
         st.status.revision, st.status.cost = result.revision, result.cost
-        st.condition(DESIGNED, ConditionStatus.TRUE, result.reason, result.message)
+        st.condition(ConditionType.DESIGNED, ConditionStatus.TRUE, result.reason, result.message)
         st.enter(Phase.VERIFYING, result.reason, result.message)
 
     def _design_progress(self, st: _Step, progress: DesignProgress | None) -> None:
         """In the Designed condition (and an Event when it changes): a design runs for minutes."""
         reason, message = (progress.reason, progress.message) if progress else (
-            "DesignQueued", f"waiting for a design slot (at most {self.settings.design_concurrency} run at once)")
-        before = find_condition(st.status.conditions, DESIGNED)
+            Reason.DESIGN_QUEUED, f"waiting for a design slot (at most {self.settings.design_concurrency} run at once)")
+        before = find_condition(st.status.conditions, ConditionType.DESIGNED)
         if before is None or (before.reason, before.message) != (reason, message):
-            st.events.append(Event("Warning" if reason == "DesignerUnreachable" else "Normal", reason, message[:1000]))
-        st.condition(DESIGNED, ConditionStatus.FALSE, reason, message)
+            st.events.append(Event("Warning" if reason == Reason.DESIGNER_UNREACHABLE else "Normal", reason, message[:1000]))
+        st.condition(ConditionType.DESIGNED, ConditionStatus.FALSE, reason, message)
         st.ready(ConditionStatus.FALSE, reason, message)
 
     def _journal(self, policy: PolicyView) -> DesignJournal:
@@ -276,7 +273,7 @@ class Lifecycle:
         self._journal(st.policy).close()
         found = self.revisions.read(chosen.name)
         if found is None:
-            st.fail("RevisionMissing", f"SchedulerRevision {chosen.name} was deleted before it was rolled out")
+            st.fail(Reason.REVISION_MISSING, f"SchedulerRevision {chosen.name} was deleted before it was rolled out")
             return
         spec, status = found
         report = status.verification
@@ -286,17 +283,17 @@ class Lifecycle:
         if not report.passed or report.object_sha256 != chosen.sha256:
             failed = next((s for s in report.stages if s.result == "Failed"), None)
             why = f"{failed.name}: {failed.message}" if failed else "the verified object is not the designed one"
-            st.condition(VERIFIED, ConditionStatus.FALSE, "VerificationFailed", why)
-            st.fail("VerificationFailed", f"revision {chosen.name} did not pass verification; {why}")
+            st.condition(ConditionType.VERIFIED, ConditionStatus.FALSE, Reason.VERIFICATION_FAILED, why)
+            st.fail(Reason.VERIFICATION_FAILED, f"revision {chosen.name} did not pass verification; {why}")
             return
         try:
             self.revisions.publish(RevisionReference(name=chosen.name, sha256=chosen.sha256), spec)
         except PublishRefused as error:
-            st.fail("PublishRefused", str(error))
+            st.fail(Reason.PUBLISH_REFUSED, str(error))
             return
-        st.condition(VERIFIED, ConditionStatus.TRUE, "Passed", f"revision {chosen.name} passed all verifier stages")
+        st.condition(ConditionType.VERIFIED, ConditionStatus.TRUE, Reason.PASSED, f"revision {chosen.name} passed all verifier stages")
         if st.policy.spec.mode == Mode.RECOMMEND and st.policy.spec.approved_revision != chosen.name:
-            st.enter(Phase.RECOMMENDED, "AwaitingApproval",
+            st.enter(Phase.RECOMMENDED, Reason.AWAITING_APPROVAL,
                      f"revision {chosen.name} is verified; to roll it out set spec.approvedRevision: {chosen.name}")
             return
         self._start_canary(st)
@@ -308,7 +305,7 @@ class Lifecycle:
         if st.policy.spec.mode == Mode.AUTO or approved == chosen.name:
             self._start_canary(st)
         elif approved:
-            st.ready(ConditionStatus.FALSE, "ApprovalMismatch",
+            st.ready(ConditionStatus.FALSE, Reason.APPROVAL_MISMATCH,
                      f"spec.approvedRevision is {approved}; the recommended revision is {chosen.name}")
 
     def _start_canary(self, st: _Step) -> None:
@@ -322,7 +319,7 @@ class Lifecycle:
             for n in earlier.values() if _touched(n)
         ])
         st.status.metrics_after = None
-        st.enter(Phase.CANARY, "Canary", f"rolling {chosen.name} out to canary nodes first")
+        st.enter(Phase.CANARY, Reason.CANARY, f"rolling {chosen.name} out to canary nodes first")
 
     def _canary(self, st: _Step) -> None:
         workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
@@ -337,23 +334,25 @@ class Lifecycle:
         window = self._evaluation_window(st, workload, canaries)
         elapsed = min((now() - (n.since or now())).total_seconds() for n in canaries)
         if elapsed < window:
-            st.ready(ConditionStatus.FALSE, "EvaluatingCanary",
+            st.ready(ConditionStatus.FALSE, Reason.EVALUATING_CANARY,
                      f"{rollout.revision.name} active on {len(canaries)} canary node(s); evaluating for "
                      f"{window - elapsed:.0f}s more")
             return
         on = {n.name for n in canaries}
         spec = st.policy.spec
-        verdict = judge(spec.objective.kind, aggregate([n.metrics_before for n in canaries if n.metrics_before]),
-                        workload.metrics(protected=True, on=on),
-                        aggregate([n.others_before for n in canaries if n.others_before]),
-                        workload.metrics(protected=False, on=on),
-                        spec.rollout.max_regression_percent, spec.objective.max_batch_loss_percent)
+        verdict = judge(spec.objective.kind,
+                        before=aggregate([n.metrics_before for n in canaries if n.metrics_before]),
+                        after=workload.metrics(protected=True, on=on),
+                        others_before=aggregate([n.others_before for n in canaries if n.others_before]),
+                        others_after=workload.metrics(protected=False, on=on),
+                        max_regression_percent=spec.rollout.max_regression_percent,
+                        max_batch_loss_percent=spec.objective.max_batch_loss_percent)
         if verdict.regressed:
-            self._break(st, "CanaryRegressed", f"canary {', '.join(sorted(on))}: {verdict.summary}")
+            self._break(st, Reason.CANARY_REGRESSED, f"canary {', '.join(sorted(on))}: {verdict.summary}")
             return
-        st.events.append(Event("Normal", "CanaryPassed", verdict.summary))
+        st.events.append(Event("Normal", Reason.CANARY_PASSED, verdict.summary))
         if any(n.phase == NodePhase.PENDING for n in rollout.nodes):
-            st.enter(Phase.ROLLING_OUT, "RollingOut", f"canary passed ({verdict.summary}); rolling out")
+            st.enter(Phase.ROLLING_OUT, Reason.ROLLING_OUT, f"canary passed ({verdict.summary}); rolling out")
             return
         self._activate(st, workload)
 
@@ -370,7 +369,7 @@ class Lifecycle:
         arrived = [h for h in workload.hosts() if h not in known and h in workload.nodes]
         if arrived:
             st.status.rollout.nodes += [NodeRollout(name=h) for h in arrived]
-            st.enter(Phase.ROLLING_OUT, "RollingOut", f"selected pods now run on {', '.join(arrived)} too")
+            st.enter(Phase.ROLLING_OUT, Reason.ROLLING_OUT, f"selected pods now run on {', '.join(arrived)} too")
             return
         self._advance(st, workload, st.status.rollout.nodes)
 
@@ -392,9 +391,9 @@ class Lifecycle:
             if entry.phase not in undecided or entry.name not in workload.nodes or entry.since:
                 continue
             rival = _rival(st, [workload.nodes[d] for d in domains[entry.name]])
-            entry.phase, entry.message, entry.shares_kernel_with = NodePhase.PENDING, "", None
+            entry.phase, entry.reason, entry.message, entry.shares_kernel_with = NodePhase.PENDING, None, "", None
             if rival:
-                entry.phase, entry.message = NodePhase.YIELDED, rival
+                entry.phase, entry.reason, entry.message = NodePhase.YIELDED, Reason.NODE_OWNED_BY_ANOTHER_POLICY, rival
                 conflicts.append(f"node {entry.name}: {rival}")
         for entry in sorted(entries.values(), key=lambda n: n.name):
             loader = next((d for d in domains.get(entry.name, [entry.name]) if d in entries
@@ -411,11 +410,11 @@ class Lifecycle:
 
     def _report_conflicts(self, st: _Step, conflicts: list[str]) -> None:
         if conflicts:
-            st.condition(CONFLICT, ConditionStatus.TRUE, "NodeOwnedByAnotherPolicy", "; ".join(conflicts))
+            st.condition(ConditionType.CONFLICT, ConditionStatus.TRUE, Reason.NODE_OWNED_BY_ANOTHER_POLICY, "; ".join(conflicts))
             if not any(n.phase != NodePhase.YIELDED for n in st.status.rollout.nodes):  # type: ignore[union-attr]
-                st.ready(ConditionStatus.FALSE, "Conflict", "every node of this policy runs another policy's scheduler")
+                st.ready(ConditionStatus.FALSE, Reason.CONFLICT, "every node of this policy runs another policy's scheduler")
         else:
-            st.condition(CONFLICT, ConditionStatus.FALSE, "NoConflict", "no other policy claims these nodes")
+            st.condition(ConditionType.CONFLICT, ConditionStatus.FALSE, Reason.NO_CONFLICT, "no other policy claims these nodes")
 
     def _advance(self, st: _Step, workload: Workload, entries: list[NodeRollout]) -> bool:
         """Write, watch and judge `entries`; True once all of them run the revision."""
@@ -429,7 +428,8 @@ class Lifecycle:
             if entry.phase == NodePhase.APPLYING:
                 _settle(entry, node, st.policy.ref)
             if entry.phase in (NodePhase.APPLIED, NodePhase.ACTIVE) and not owned_by(node, st.policy.ref):
-                entry.phase, entry.message = NodePhase.YIELDED, "another policy took the node"
+                entry.phase, entry.reason = NodePhase.YIELDED, Reason.NODE_OWNED_BY_ANOTHER_POLICY
+                entry.message = "another policy took the node"
                 self._report_conflicts(st, [f"node {entry.name} was taken by policy {node.spec.policy_ref.name}"
                                             if node.spec.policy_ref else f"node {entry.name} was released by someone else"])
                 continue
@@ -437,7 +437,9 @@ class Lifecycle:
                 _observe(entry, node, rollout.revision, limits.activation_timeout_seconds)
         failed = [n for n in entries if n.phase == NodePhase.FAILED]
         if failed:
-            self._break(st, failed[0].message.split(":")[0], "; ".join(f"{n.name}: {n.message}" for n in failed))
+            # An entry failed by an operator older than NodeRollout.reason carries none.
+            self._break(st, failed[0].reason or Reason.ACTIVATION_STALLED,
+                        "; ".join(f"{n.name}: {n.reason}: {n.message}" for n in failed))
             return False
         in_flight = sum(n.phase in (NodePhase.APPLYING, NodePhase.APPLIED) for n in rollout.nodes)
         for entry in entries:
@@ -460,19 +462,20 @@ class Lifecycle:
             _record_previous(target, workload.nodes[target.name], st.policy.ref)
         entry.metrics_before = workload.metrics(protected=True, on={entry.name})
         entry.others_before = workload.metrics(protected=False, on={entry.name})
-        entry.phase, entry.since, entry.message = NodePhase.APPLYING, now(), ""
+        entry.phase, entry.since, entry.reason, entry.message = NodePhase.APPLYING, now(), None, ""
         # A step can fail after a write has landed (even one whose answer was lost): the
         # record of what ran before must already be in the status, or a revert has nothing
         # to return the node to but the kernel's default.
         st.save()
-        self.assignments.write(workload.nodes[entry.name], rollout.revision, st.policy.ref,
-                               workload.pod_classes(entry.name))
+        self.assignments.write(workload.nodes[entry.name], revision=rollout.revision, owner=st.policy.ref,
+                               pod_classes=workload.pod_classes(entry.name))
         entry.phase = NodePhase.APPLIED
         for follower in followers:
-            self.assignments.write(workload.nodes[follower.name], None, st.policy.ref, [], shared_kernel_with=entry.name)
+            self.assignments.write(workload.nodes[follower.name], revision=None, owner=st.policy.ref, pod_classes=[],
+                                   shared_kernel_with=entry.name)
             follower.since = now()
         role = "canary" if entry.canary else "node"
-        st.events.append(Event("Normal", "NodeApplied", f"{role} {entry.name}: desired revision {rollout.revision.name}"))
+        st.events.append(Event("Normal", Reason.NODE_APPLIED, f"{role} {entry.name}: desired revision {rollout.revision.name}"))
 
     def _evaluation_window(self, st: _Step, workload: Workload, canaries: list[NodeRollout]) -> float:
         """The policy's window, or longer if an agent's profile window would still hold samples from before."""
@@ -486,14 +489,14 @@ class Lifecycle:
         st.status.metrics_after = workload.metrics(protected=True)
         active = [n.name for n in rollout.nodes if n.phase == NodePhase.ACTIVE]
         message = f"revision {rollout.revision.name} active on {len(active)} node(s): {', '.join(active)}"
-        st.condition(ROLLED_OUT, ConditionStatus.TRUE, "RolledOut", message)
-        st.enter(Phase.ACTIVE, "Active", message, ready=ConditionStatus.TRUE)
+        st.condition(ConditionType.ROLLED_OUT, ConditionStatus.TRUE, Reason.ROLLED_OUT, message)
+        st.enter(Phase.ACTIVE, Reason.ACTIVE, message, ready=ConditionStatus.TRUE)
 
-    def _break(self, st: _Step, reason: str, message: str) -> None:
+    def _break(self, st: _Step, reason: Reason, message: str) -> None:
         """The circuit breaker: every node this policy wrote goes back to what it ran before."""
         reverted = self._revert(st.policy, st.status, st.world)
         tail = f"; reverted {', '.join(reverted)}" if reverted else ""
-        st.condition(ROLLED_OUT, ConditionStatus.FALSE, reason, message)
+        st.condition(ConditionType.ROLLED_OUT, ConditionStatus.FALSE, reason, message)
         st.enter(Phase.ROLLED_BACK, reason, f"{message}{tail}", event_type="Warning")
 
     def _revert(self, policy: PolicyView, status: SchedulerPolicyStatus, world: World) -> list[str]:
@@ -506,7 +509,7 @@ class Lifecycle:
             # Ownership, not the entry's phase: a write may have landed in a step that failed after it.
             if node is None or not owned_by(node, policy.ref):
                 continue
-            self.assignments.write(node, entry.previous, entry.previous_owner, [])
+            self.assignments.write(node, revision=entry.previous, owner=entry.previous_owner, pod_classes=[])
             entry.phase, entry.since = NodePhase.REVERTED, now()
             reverted.append(entry.name)
         return reverted
@@ -515,7 +518,7 @@ class Lifecycle:
         reverted = self._revert(st.policy, st.status, st.world)
         if st.status.phase != Phase.DISABLED or reverted:
             tail = f"; reverted {', '.join(reverted)}" if reverted else ""
-            st.enter(Phase.DISABLED, "Disabled", f"mode is Off: nothing is done{tail}")
+            st.enter(Phase.DISABLED, Reason.DISABLED, f"mode is Off: nothing is done{tail}")
 
     # -- deletion --------------------------------------------------------------------------
 
@@ -578,52 +581,53 @@ def _observe(entry: NodeRollout, node: NodeReport, revision: RevisionReference, 
     since = entry.since or now()
     ejection = node.status.last_ejection
     if ejection and ejection.revision == revision.name and ejection.time >= since - timedelta(seconds=1):
-        entry.phase, entry.message = NodePhase.FAILED, _node_message(f"SchedulerEjected: {ejection.reason}")
+        entry.phase, entry.reason, entry.message = NodePhase.FAILED, Reason.SCHEDULER_EJECTED, _node_message(ejection.reason)
     elif runs(node, revision):
         if entry.phase != NodePhase.ACTIVE:
             entry.phase, entry.since = NodePhase.ACTIVE, now()
     elif entry.phase == NodePhase.APPLIED and (now() - since).total_seconds() > timeout_seconds:
-        ready = next((c for c in node.status.conditions if c.type == "Ready"), None)
+        ready = find_condition(node.status.conditions, ConditionType.READY)
         said = f" (agent: {ready.reason}: {ready.message})" if ready else " (no report from its agent)"
-        entry.phase, entry.message = NodePhase.FAILED, _node_message(f"ActivationStalled: not active after {timeout_seconds}s{said}")
+        entry.phase, entry.reason = NodePhase.FAILED, Reason.ACTIVATION_STALLED
+        entry.message = _node_message(f"not active after {timeout_seconds}s{said}")
 
 
-def _selection_problem(workload: Workload, spec: SchedulerPolicySpec, namespace: str) -> tuple[str, str] | None:
+def _selection_problem(workload: Workload, spec: SchedulerPolicySpec, namespace: str) -> tuple[Reason, str] | None:
     """Which selector leaves the policy nothing to schedule, if one does."""
     if not workload.matched_pods:
-        return NO_PODS_SELECTED, f"spec.podSelector matches no running pod in namespace {namespace}"
+        return Reason.NO_PODS_SELECTED, f"spec.podSelector matches no running pod in namespace {namespace}"
     if not workload.pods:
         nodes = workload.eligible_nodes
         where = f"matches {len(nodes)} node(s), none of which runs" if nodes else "matches no node, so it excludes"
-        return NODES_EXCLUDE_PODS, f"spec.nodeSelector {where} the {workload.matched_pods} pod(s) spec.podSelector selects"
+        return Reason.NODE_SELECTOR_EXCLUDES_PODS, f"spec.nodeSelector {where} the {workload.matched_pods} pod(s) spec.podSelector selects"
     if spec.objective.protect and not any(p.protected for p in workload.pods):
-        return PROTECTED_NOT_SELECTED, (f"spec.objective.protect matches none of the {len(workload.pods)} pod(s) "
+        return Reason.PROTECTED_PODS_NOT_SELECTED, (f"spec.objective.protect matches none of the {len(workload.pods)} pod(s) "
                                         "spec.podSelector selects")
     return None
 
 
-def _accept(st: _Step, selection: tuple[str, str] | None) -> None:
+def _accept(st: _Step, selection: tuple[Reason, str] | None) -> None:
     """Accepted=False while a selector leaves nothing to schedule, with one Warning Event when
     that starts or its reason changes; Accepted=True again once the pods are there."""
-    before = find_condition(st.status.conditions, ACCEPTED)
+    before = find_condition(st.status.conditions, ConditionType.ACCEPTED)
     if selection is None:
         if before is not None and before.reason in _SELECTION_REASONS:
-            st.condition(ACCEPTED, *VALID)
-            st.events.append(Event("Normal", "Accepted", "the selectors now select pods to schedule"))
+            st.condition(ConditionType.ACCEPTED, *VALID)
+            st.events.append(Event("Normal", Reason.VALID, "the selectors now select pods to schedule"))
         return
     reason, message = selection
     if before is None or (before.status, before.reason) != (ConditionStatus.FALSE, reason):
         st.events.append(Event("Warning", reason, message))
-    st.condition(ACCEPTED, ConditionStatus.FALSE, reason, message)
+    st.condition(ConditionType.ACCEPTED, ConditionStatus.FALSE, reason, message)
 
 
-def _profile_problem(workload: Workload, min_samples: int) -> tuple[str, str] | None:
+def _profile_problem(workload: Workload, min_samples: int) -> tuple[Reason, str] | None:
     hosts = workload.hosts()
     if not hosts:
-        return "PodsNotScheduled", f"none of the {len(workload.pods)} selected pods is bound to a node yet"
+        return Reason.PODS_NOT_SCHEDULED, f"none of the {len(workload.pods)} selected pods is bound to a node yet"
     missing = [h for h in hosts if h not in workload.nodes or workload.nodes[h].status.heartbeat_time is None]
     if missing:
-        return "AgentsMissing", f"no node agent reports for node(s) {', '.join(missing)}"
+        return Reason.AGENTS_MISSING, f"no node agent reports for node(s) {', '.join(missing)}"
     short = []
     for pod in workload.pods:
         if pod.node is None:
@@ -633,7 +637,7 @@ def _profile_problem(workload: Workload, min_samples: int) -> tuple[str, str] | 
         if samples < min_samples:
             short.append(f"{pod.name} ({samples})")
     if short:
-        return "NotEnoughSamples", (f"{len(short)} of {len(workload.pods)} pods have fewer than {min_samples} samples: "
+        return Reason.NOT_ENOUGH_SAMPLES, (f"{len(short)} of {len(workload.pods)} pods have fewer than {min_samples} samples: "
                                     f"{', '.join(short[:10])}")
     return None
 

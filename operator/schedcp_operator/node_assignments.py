@@ -28,7 +28,7 @@ class Assignments:
     def __init__(self, api: client.ApiClient) -> None:
         self.custom = client.CustomObjectsApi(api)
 
-    def write(self, node: NodeReport, revision: RevisionReference | None, owner: ObjectReference | None,
+    def write(self, node: NodeReport, *, revision: RevisionReference | None, owner: ObjectReference | None,
               pod_classes: list[PodClass], shared_kernel_with: str | None = None) -> None:
         spec = {
             "desiredRevision": revision.to_wire() if revision else None,

@@ -14,10 +14,11 @@ from kubernetes import client
 from pydantic import ValidationError
 
 from schedcp.api.v1alpha1 import SCHEDULER_POLICY, ConditionStatus
+from schedcp.api.v1alpha1.base import ConditionType
 from schedcp.api.v1alpha1.policy import SchedulerPolicySpec, SchedulerPolicyStatus
 from schedcp.conditions import find_condition
 from schedcp_operator import semantics
-from schedcp_operator.assessment import ACCEPTED, Verdict, next_status, verdict
+from schedcp_operator.assessment import Verdict, next_status, verdict
 from schedcp_operator.indexes import IndexedWorld
 from schedcp_operator.lifecycle import Lifecycle, PolicyView, Settings
 from schedcp_operator.policy_steps import Taken, read_policy, take_step
@@ -44,7 +45,7 @@ def _parse(spec: kopf.Spec) -> tuple[SchedulerPolicySpec | None, list[semantics.
 def _announce(body: kopf.Body, previous: SchedulerPolicyStatus, found: Verdict) -> None:
     """One Event per change of acceptance, not per reconcile: resumes stay quiet."""
     status, reason, message = found.accepted
-    before = find_condition(previous.conditions, ACCEPTED)
+    before = find_condition(previous.conditions, ConditionType.ACCEPTED)
     if before is not None and (before.status, before.reason, before.message) == (status, reason, message):
         return
     # kopf.event, not kopf.info: posting.level (WARNING) would drop our Normal events.

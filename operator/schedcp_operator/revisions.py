@@ -18,7 +18,15 @@ from typing import Any, cast
 
 from kubernetes import client
 
-from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, ConditionStatus, ObjectReference, RevisionReference
+from schedcp.api.v1alpha1.base import (
+    API_VERSION,
+    GROUP,
+    VERSION,
+    ConditionStatus,
+    ConditionType,
+    ObjectReference,
+    RevisionReference,
+)
 from schedcp.api.v1alpha1.kinds import SCHEDULER_REVISION
 from schedcp.api.v1alpha1.revision import (
     SchedulerRevisionSpec,
@@ -34,7 +42,6 @@ from schedcp.naming import NAME_MAX, fit, label_value
 from schedcp.provisioning.kernel import provision_kernel
 from schedcp_operator.design.designer import DesignRecord
 
-VERIFIED = "Verified"
 DIGEST_LENGTH = 12
 
 
@@ -62,7 +69,7 @@ def verification_status(report: VerificationReport) -> SchedulerRevisionStatus:
                                failed.message if failed else "a stage did not run")
     status, reason, message = condition
     return SchedulerRevisionStatus(
-        conditions=set_condition([], type=VERIFIED, status=status, reason=reason, message=message),
+        conditions=set_condition([], type=ConditionType.VERIFIED, status=status, reason=reason, message=message),
         verification=report,
     )
 

@@ -48,9 +48,9 @@ class AnswerLost(Assignments):
 
     lost = False
 
-    def write(self, node: Any, revision: RevisionReference | None, *args: Any, **kwargs: Any) -> None:
-        super().write(node, revision, *args, **kwargs)
-        if revision == CHOSEN and not self.lost:
+    def write(self, node: Any, **kwargs: Any) -> None:
+        super().write(node, **kwargs)
+        if kwargs["revision"] == CHOSEN and not self.lost:
             self.lost = True
             raise client.ApiException(status=500, reason="connection reset after the request was sent")
 

@@ -172,6 +172,9 @@ def test_a_bad_canary_is_rolled_back_and_the_rollout_stops(scene, operator, beha
     body = scene.wait_phase("web", "RolledBack", op)
     assert condition(body, "Ready")["reason"] == reason
     assert condition(body, "RolledOut")["status"] == "False"
+    if reason != "CanaryRegressed":  # a node's own failure: its entry says which, as a field
+        entry = next(n for n in body["status"]["rollout"]["nodes"] if n["name"] == canary.name)
+        assert entry["reason"] == reason, entry
     wait_until(lambda: canary.spec().desired_revision is None, 30, "canary reverted", op.recent)
     assert all(n.spec().desired_revision is None and n.loads == [] for n in others), "the rollout went past the canary"
     assert "Warning" in scene.kube.kubectl("get", "events", "-n", scene.namespace).stdout

@@ -15,7 +15,7 @@ from schedcp.api.v1alpha1.nodestate import (
 )
 from schedcp.api.v1alpha1.policy import ObjectiveKind
 from schedcp_operator.conflicts import rank
-from schedcp_operator.evaluation import judge
+from schedcp_operator.evaluation import Judgement, judge
 from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_assignments import owned_by, runs
 from schedcp_operator.workload import NodeReport
@@ -36,9 +36,15 @@ def latency(p50: int | None = None, p99: int | None = None, cores: float | None 
     return SchedulingMetrics(run_delay_p50_micros=p50, runq_latency_p99_micros=p99, cpu_cores=cores)
 
 
+def judge_protected(before: SchedulingMetrics | None, after: SchedulingMetrics | None) -> Judgement:
+    """A latency canary with no other pods, 10 % allowed."""
+    return judge(ObjectiveKind.LATENCY, before=before, after=after, others_before=None, others_after=None,
+                 max_regression_percent=10, max_batch_loss_percent=10)
+
+
 def test_a_latency_canary_regresses_only_beyond_both_the_percent_and_the_noise_floor() -> None:
     def regressed(before: int, after: int) -> bool:
-        return judge(ObjectiveKind.LATENCY, latency(p99=before), latency(p99=after), None, None, 10, 10).regressed
+        return judge_protected(latency(p99=before), latency(p99=after)).regressed
 
     assert regressed(1000, 1300)           # +30 %, +300 µs
     assert not regressed(1000, 1050)       # within 10 %
@@ -47,23 +53,24 @@ def test_a_latency_canary_regresses_only_beyond_both_the_percent_and_the_noise_f
 
 
 def test_the_latency_measure_is_the_tier2_p99_when_there_is_one_else_the_tier1_median() -> None:
-    with_tier2 = judge(ObjectiveKind.LATENCY, latency(p50=100, p99=900), latency(p50=5000, p99=950), None, None, 10, 10)
+    with_tier2 = judge_protected(latency(p50=100, p99=900), latency(p50=5000, p99=950))
     assert not with_tier2.regressed and "run-queue latency p99" in with_tier2.summary
-    tier1 = judge(ObjectiveKind.LATENCY, latency(p50=1000), latency(p50=2000), None, None, 10, 10)
+    tier1 = judge_protected(latency(p50=1000), latency(p50=2000))
     assert tier1.regressed and "run delay p50" in tier1.summary
 
 
 def test_the_other_pods_may_lose_cpu_up_to_the_accepted_batch_loss() -> None:
     def verdict(after: float) -> bool:
-        return judge(ObjectiveKind.THROUGHPUT, latency(cores=1.0), latency(cores=1.0),
-                     latency(cores=2.0), latency(cores=after), 10, 25).regressed
+        return judge(ObjectiveKind.THROUGHPUT, before=latency(cores=1.0), after=latency(cores=1.0),
+                     others_before=latency(cores=2.0), others_after=latency(cores=after),
+                     max_regression_percent=10, max_batch_loss_percent=25).regressed
 
     assert not verdict(1.6)  # -20 % of 25 % allowed
     assert verdict(1.4)      # -30 %
 
 
 def test_a_canary_without_measures_on_both_sides_is_not_a_regression() -> None:
-    judgement = judge(ObjectiveKind.LATENCY, None, latency(p99=10_000), None, None, 10, 10)
+    judgement = judge_protected(None, latency(p99=10_000))
     assert not judgement.regressed and "no protected pod" in judgement.summary
 
 

@@ -63,6 +63,19 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class ConditionType(StrEnum):
+    """Every condition type the project's kinds carry: one list, so a reader of a status
+    and the code that writes it agree on the spelling."""
+
+    READY = "Ready"  # all kinds: the summary kubectl shows
+    ACCEPTED = "Accepted"  # policy: the spec makes sense
+    PROFILED = "Profiled"  # policy: the selected pods have profiles enough to design from
+    DESIGNED = "Designed"  # policy: a design finished with a revision
+    VERIFIED = "Verified"  # policy and revision: the revision passed every verifier stage
+    ROLLED_OUT = "RolledOut"  # policy: the revision runs on every node it targets
+    CONFLICT = "Conflict"  # policy: another policy owns some of its nodes
+
+
 class Condition(ApiModel):
     """metav1.Condition, field for field."""
 

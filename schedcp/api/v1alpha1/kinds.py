@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from schedcp.api.v1alpha1.base import GROUP, VERSION, ApiModel
+from schedcp.api.v1alpha1.base import GROUP, VERSION, ApiModel, ConditionType
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, NodeSchedulerStateStatus
 from schedcp.api.v1alpha1.policy import SchedulerPolicySpec, SchedulerPolicyStatus
 from schedcp.api.v1alpha1.revision import SchedulerRevisionSpec, SchedulerRevisionStatus
@@ -25,7 +25,7 @@ class PrinterColumn:
     description: str = ""
 
 
-def condition_column(name: str, condition: str, attribute: str, priority: int = 0) -> PrinterColumn:
+def condition_column(name: str, condition: ConditionType, attribute: str, priority: int = 0) -> PrinterColumn:
     return PrinterColumn(
         name=name,
         json_path=f'.status.conditions[?(@.type=="{condition}")].{attribute}',
@@ -76,8 +76,8 @@ SCHEDULER_POLICY = Kind(
     columns=(
         PrinterColumn("Mode", ".spec.mode"),
         PrinterColumn("Phase", ".status.phase"),
-        condition_column("Ready", "Ready", "status"),
-        condition_column("Reason", "Ready", "reason"),
+        condition_column("Ready", ConditionType.READY, "status"),
+        condition_column("Reason", ConditionType.READY, "reason"),
         PrinterColumn("Revision", ".status.revision.name"),
         PrinterColumn("Nodes", ".status.nodes.targeted", "integer"),
         PrinterColumn("Active", ".status.nodes.active", "integer"),
@@ -112,7 +112,7 @@ SCHEDULER_REVISION = Kind(
     columns=(
         PrinterColumn("Template", ".spec.template"),
         PrinterColumn("Policy", ".spec.policyRef.name"),
-        condition_column("Verified", "Verified", "status"),
+        condition_column("Verified", ConditionType.VERIFIED, "status"),
         PrinterColumn("Designer", ".spec.provenance.designer", priority=1),
         PrinterColumn("SHA256", ".spec.source.sha256", priority=1),
         AGE,
@@ -132,8 +132,8 @@ NODE_SCHEDULER_STATE = Kind(
         PrinterColumn("SchedExt", ".status.active.state"),
         PrinterColumn("Ops", ".status.active.ops"),
         PrinterColumn("Desired", ".spec.desiredRevision.name"),
-        condition_column("Ready", "Ready", "status"),
-        condition_column("Reason", "Ready", "reason", priority=1),
+        condition_column("Ready", ConditionType.READY, "status"),
+        condition_column("Reason", ConditionType.READY, "reason", priority=1),
         PrinterColumn("Heartbeat", ".status.heartbeatTime", "date", priority=1),
         AGE,
     ),

@@ -148,6 +148,57 @@ class Phase(StrEnum):
     NO_IMPROVEMENT = "NoImprovement"
 
 
+class Reason(StrEnum):
+    """The reasons a SchedulerPolicy's conditions and Events carry, one list: what users
+    alert on, and what the operator's code compares instead of parsing messages."""
+
+    # Accepted
+    VALID = "Valid"
+    NO_PODS_SELECTED = "NoPodsSelected"
+    NODE_SELECTOR_EXCLUDES_PODS = "NodeSelectorExcludesPods"
+    PROTECTED_PODS_NOT_SELECTED = "ProtectedPodsNotSelected"
+    # Profiling
+    PROFILING = "Profiling"
+    PODS_NOT_SCHEDULED = "PodsNotScheduled"
+    AGENTS_MISSING = "AgentsMissing"
+    NOT_ENOUGH_SAMPLES = "NotEnoughSamples"
+    PROFILING_TIMED_OUT = "ProfilingTimedOut"
+    PROFILED = "Profiled"
+    # Designing
+    DESIGNING = "Designing"
+    DESIGN_QUEUED = "DesignQueued"
+    DESIGNER_UNREACHABLE = "DesignerUnreachable"
+    DESIGNED = "Designed"
+    NO_IMPROVEMENT = "NoImprovement"
+    DESIGN_FAILED = "DesignFailed"
+    BUDGET_EXHAUSTED = "BudgetExhausted"
+    # Verifying and approval
+    PASSED = "Passed"
+    VERIFICATION_FAILED = "VerificationFailed"
+    REVISION_MISSING = "RevisionMissing"
+    PUBLISH_REFUSED = "PublishRefused"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    APPROVAL_MISMATCH = "ApprovalMismatch"
+    # Rollout
+    CANARY = "Canary"
+    NODE_APPLIED = "NodeApplied"
+    EVALUATING_CANARY = "EvaluatingCanary"
+    CANARY_PASSED = "CanaryPassed"
+    ROLLING_OUT = "RollingOut"
+    ROLLED_OUT = "RolledOut"
+    ACTIVE = "Active"
+    # Conflicts
+    NO_CONFLICT = "NoConflict"
+    NODE_OWNED_BY_ANOTHER_POLICY = "NodeOwnedByAnotherPolicy"
+    CONFLICT = "Conflict"
+    # The circuit breaker (RolledBack) and the ends
+    CANARY_REGRESSED = "CanaryRegressed"
+    SCHEDULER_EJECTED = "SchedulerEjected"
+    ACTIVATION_STALLED = "ActivationStalled"
+    REQUEST_REFUSED = "RequestRefused"
+    DISABLED = "Disabled"
+
+
 class ProfileSummary(ApiModel):
     selected_pods: Annotated[int, Field(ge=0)] = 0
     nodes: Annotated[int, Field(ge=0)] = 0
@@ -194,6 +245,9 @@ class NodeRollout(ApiModel):
     since: datetime | None = None
     previous: Annotated[
         RevisionReference | None, Field(description="What the node ran before this policy; restored on rollback.")
+    ] = None
+    reason: Annotated[
+        Reason | None, Field(description="Why the node failed (SchedulerEjected, ActivationStalled) or yielded.")
     ] = None
     message: Annotated[str, Field(max_length=1024)] = ""
     shares_kernel_with: Annotated[str | None, Field(max_length=253)] = None
