@@ -3,32 +3,32 @@
 (no candidate beat the kernel's own scheduler, which the nodes keep).
 
 Each call of `Lifecycle.step` reads the world afresh (the policy, its pods, the nodes'
-states, its revision; the operator hands it a World of its watch caches), takes at most one phase's worth of action and returns the status
-to write. Everything a later step needs is in that status or in objects named by it, so
+states, its revision; the operator hands it a World of its watch caches), takes at most
+one phase's worth of action and returns the status to write. Everything a later step needs is in that status or in objects named by it, so
 an operator that dies anywhere picks up where the status says: a finished design is a
 SchedulerRevision whose name the status holds, and is never designed again.
 
 The circuit breaker: a node that ejects the revision, does not report it active in time,
 or (on a canary) makes the protected pods worse than the policy allows, sends every node
 this policy touched back to what it ran before, and the rollout stops (RolledBack).
+
+The phases live here; what happens to each node (plan, apply, observe, revert) is
+node_rollout's, and the design runs in a process of its own (design_runs, design_task).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from kubernetes import client
 
-from schedcp.api.v1alpha1.base import ConditionStatus, ConditionType, ObjectReference, RevisionReference, now
+from schedcp.api.v1alpha1.base import ConditionStatus, ConditionType, RevisionReference, now
 from schedcp.api.v1alpha1.policy import (
     Mode,
-    NodeCounts,
     NodePhase,
     NodeRollout,
     Phase,
@@ -41,59 +41,27 @@ from schedcp.api.v1alpha1.policy import (
 from schedcp.conditions import find_condition, set_condition
 from schedcp.verifying.cache import verify_remembered
 from schedcp_operator.assessment import VALID
-from schedcp_operator.conflicts import outranks
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
 from schedcp_operator.design_task import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
 from schedcp_operator.evaluation import judge
-from schedcp_operator.kernel_domains import kernel_domains
-from schedcp_operator.node_assignments import Assignments, OwnerChanged, owned_by, runs
+from schedcp_operator.node_rollout import NodeRollouts, counts, not_yet_back, touched
+from schedcp_operator.policy_view import PolicyView
 from schedcp_operator.revisions import PublishRefused, Revisions
-from schedcp_operator.workload import NodeReport, Workload, observe_workload
+from schedcp_operator.workload import Workload, observe_workload
 from schedcp_operator.world import ApiWorld, World
-
-log = logging.getLogger("schedcp.lifecycle")
 
 _SELECTION_REASONS = (Reason.NO_PODS_SELECTED, Reason.NODE_SELECTOR_EXCLUDES_PODS, Reason.PROTECTED_PODS_NOT_SELECTED)
 # Fields a user may change without asking for a new design.
 _NOT_DESIGN_INPUTS = {"mode", "approved_revision", "rollout", "priority"}
-_WRITTEN = (NodePhase.APPLYING, NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.FAILED)
 # Bad Request, Request Entity Too Large, Invalid (also an admission policy's denial).
 _PERMANENT_REFUSALS = (400, 413, 422)
 _ROLLING = (Phase.CANARY, Phase.ROLLING_OUT, Phase.ACTIVE)
-_NODE_MESSAGE_MAX = next(m.max_length for m in NodeRollout.model_fields["message"].metadata if hasattr(m, "max_length"))
-
-
-def _touched(entry: NodeRollout) -> bool:
-    """The node's NodeSchedulerState carries this policy's writing."""
-    return entry.phase in _WRITTEN or (entry.phase == NodePhase.SHARED and entry.since is not None)
 
 
 def spec_digest(spec: SchedulerPolicySpec) -> str:
     inputs = spec.model_dump(mode="json", exclude=_NOT_DESIGN_INPUTS)
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class PolicyView:
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    created: str
-    spec: SchedulerPolicySpec
-    status: SchedulerPolicyStatus
-
-    @classmethod
-    def of(cls, obj: dict[str, Any]) -> PolicyView:
-        meta = obj["metadata"]
-        return cls(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"], generation=int(meta.get("generation") or 0),
-                   created=meta.get("creationTimestamp") or "", spec=SchedulerPolicySpec.model_validate(obj["spec"]),
-                   status=SchedulerPolicyStatus.model_validate(obj.get("status") or {}))
-
-    @property
-    def ref(self) -> ObjectReference:
-        return ObjectReference(name=self.name, namespace=self.namespace)
 
 
 @dataclass(frozen=True)
@@ -126,7 +94,7 @@ class _Step:
 
     def save(self) -> None:
         """Write the status so far: what must be on record before the step acts on it."""
-        self.status.nodes = _counts(self.status.rollout)
+        self.status.nodes = counts(self.status.rollout)
         self.checkpoint(self.status)
 
     def condition(self, type: ConditionType, status: ConditionStatus, reason: Reason, message: str) -> None:
@@ -156,7 +124,7 @@ class Lifecycle:
         self.api = api
         self.settings = settings
         self.revisions = Revisions(api, settings.artifacts_namespace)
-        self.assignments = Assignments(api)
+        self.nodes = NodeRollouts(api)
         self.api_world = ApiWorld(api)
 
     # -- the entry point -------------------------------------------------------------------
@@ -181,7 +149,7 @@ class Lifecycle:
             }.get(phase)
             if handler:
                 self._guarded(handler, st)
-        st.status.nodes = _counts(st.status.rollout)
+        st.status.nodes = counts(st.status.rollout)
         return st.status, st.events
 
     def _guarded(self, handler: Callable[[_Step], None], st: _Step) -> None:
@@ -316,7 +284,7 @@ class Lifecycle:
         st.status.rollout = RolloutProgress(revision=ref, nodes=[
             NodeRollout(name=n.name, previous=n.previous, previous_owner=n.previous_owner,
                         phase=NodePhase.PENDING)
-            for n in earlier.values() if _touched(n)
+            for n in earlier.values() if touched(n)
         ])
         st.status.metrics_after = None
         st.enter(Phase.CANARY, Reason.CANARY, f"rolling {chosen.name} out to canary nodes first")
@@ -373,39 +341,11 @@ class Lifecycle:
             return
         self._advance(st, workload, st.status.rollout.nodes)
 
-    # -- nodes -----------------------------------------------------------------------------
+    # -- nodes (the mechanics are node_rollout's) ------------------------------------------
 
     def _plan(self, st: _Step, workload: Workload) -> None:
-        """Which nodes take part, which are canaries, which yield to a policy that outranks
-        this one, and which share a kernel with a node whose agent loads for them."""
-        rollout = st.status.rollout
-        assert rollout is not None
-        entries = {n.name: n for n in rollout.nodes}
-        for host in workload.hosts():
-            if host in workload.nodes and host not in entries:
-                entries[host] = NodeRollout(name=host)
-        domains = kernel_domains(workload.nodes)
-        undecided = (NodePhase.PENDING, NodePhase.YIELDED, NodePhase.SHARED)
-        conflicts = []
-        for entry in entries.values():
-            if entry.phase not in undecided or entry.name not in workload.nodes or entry.since:
-                continue
-            rival = _rival(st, [workload.nodes[d] for d in domains[entry.name]])
-            entry.phase, entry.reason, entry.message, entry.shares_kernel_with = NodePhase.PENDING, None, "", None
-            if rival:
-                entry.phase, entry.reason, entry.message = NodePhase.YIELDED, Reason.NODE_OWNED_BY_ANOTHER_POLICY, rival
-                conflicts.append(f"node {entry.name}: {rival}")
-        for entry in sorted(entries.values(), key=lambda n: n.name):
-            loader = next((d for d in domains.get(entry.name, [entry.name]) if d in entries
-                           and entries[d].phase not in (NodePhase.YIELDED, NodePhase.SHARED, NodePhase.REVERTED)), None)
-            if entry.phase == NodePhase.PENDING and not entry.since and loader and loader != entry.name:
-                entry.phase, entry.shares_kernel_with = NodePhase.SHARED, loader
-                entry.message = f"shares its kernel with {loader}, whose agent loads for both"
-        rollout.nodes = sorted(entries.values(), key=lambda n: n.name)
-        if not any(n.canary for n in rollout.nodes):
-            taking = [n for n in rollout.nodes if n.phase == NodePhase.PENDING][: st.policy.spec.rollout.canary_nodes]
-            for entry in taking:
-                entry.canary = True
+        assert st.status.rollout is not None
+        conflicts = self.nodes.plan(st.status.rollout, policy=st.policy, workload=workload, world=st.world)
         self._report_conflicts(st, conflicts)
 
     def _report_conflicts(self, st: _Step, conflicts: list[str]) -> None:
@@ -418,64 +358,17 @@ class Lifecycle:
 
     def _advance(self, st: _Step, workload: Workload, entries: list[NodeRollout]) -> bool:
         """Write, watch and judge `entries`; True once all of them run the revision."""
-        rollout = st.status.rollout
-        assert rollout is not None
-        limits = st.policy.spec.rollout
-        for entry in entries:
-            node = workload.nodes.get(entry.name)
-            if node is None or entry.phase in (NodePhase.YIELDED, NodePhase.REVERTED, NodePhase.SHARED):
-                continue
-            if entry.phase == NodePhase.APPLYING:
-                _settle(entry, node, st.policy.ref)
-            if entry.phase in (NodePhase.APPLIED, NodePhase.ACTIVE) and not owned_by(node, st.policy.ref):
-                entry.phase, entry.reason = NodePhase.YIELDED, Reason.NODE_OWNED_BY_ANOTHER_POLICY
-                entry.message = "another policy took the node"
-                self._report_conflicts(st, [f"node {entry.name} was taken by policy {node.spec.policy_ref.name}"
-                                            if node.spec.policy_ref else f"node {entry.name} was released by someone else"])
-                continue
-            if entry.phase in (NodePhase.APPLIED, NodePhase.ACTIVE):
-                _observe(entry, node, rollout.revision, limits.activation_timeout_seconds)
-        failed = [n for n in entries if n.phase == NodePhase.FAILED]
-        if failed:
+        assert st.status.rollout is not None
+        found = self.nodes.advance(st.status.rollout, entries, policy=st.policy, workload=workload, save=st.save)
+        if found.taken:
+            self._report_conflicts(st, found.taken)
+        if found.failed:
             # An entry failed by an operator older than NodeRollout.reason carries none.
-            self._break(st, failed[0].reason or Reason.ACTIVATION_STALLED,
-                        "; ".join(f"{n.name}: {n.reason}: {n.message}" for n in failed))
+            self._break(st, found.failed[0].reason or Reason.ACTIVATION_STALLED,
+                        "; ".join(f"{n.name}: {n.reason}: {n.message}" for n in found.failed))
             return False
-        in_flight = sum(n.phase in (NodePhase.APPLYING, NodePhase.APPLIED) for n in rollout.nodes)
-        for entry in entries:
-            if entry.phase == NodePhase.PENDING and in_flight < limits.max_unavailable:
-                try:
-                    self._apply(st, workload, entry)
-                except OwnerChanged as error:
-                    log.info("%s; deciding again next step", error)  # the plan re-checks ownership
-                    continue
-                in_flight += 1
-        live = [n for n in entries if n.phase not in (NodePhase.YIELDED, NodePhase.REVERTED, NodePhase.SHARED)]
-        return bool(live) and all(n.phase == NodePhase.ACTIVE for n in live)
-
-    def _apply(self, st: _Step, workload: Workload, entry: NodeRollout) -> None:
-        rollout = st.status.rollout
-        assert rollout is not None
-        followers = [f for f in rollout.nodes
-                     if f.phase == NodePhase.SHARED and f.shares_kernel_with == entry.name and not f.since]
-        for target in (entry, *followers):
-            _record_previous(target, workload.nodes[target.name], st.policy.ref)
-        entry.metrics_before = workload.metrics(protected=True, on={entry.name})
-        entry.others_before = workload.metrics(protected=False, on={entry.name})
-        entry.phase, entry.since, entry.reason, entry.message = NodePhase.APPLYING, now(), None, ""
-        # A step can fail after a write has landed (even one whose answer was lost): the
-        # record of what ran before must already be in the status, or a revert has nothing
-        # to return the node to but the kernel's default.
-        st.save()
-        self.assignments.write(workload.nodes[entry.name], revision=rollout.revision, owner=st.policy.ref,
-                               pod_classes=workload.pod_classes(entry.name))
-        entry.phase = NodePhase.APPLIED
-        for follower in followers:
-            self.assignments.write(workload.nodes[follower.name], revision=None, owner=st.policy.ref, pod_classes=[],
-                                   shared_kernel_with=entry.name)
-            follower.since = now()
-        role = "canary" if entry.canary else "node"
-        st.events.append(Event("Normal", Reason.NODE_APPLIED, f"{role} {entry.name}: desired revision {rollout.revision.name}"))
+        st.events += [Event("Normal", Reason.NODE_APPLIED, message) for message in found.applied]
+        return found.done
 
     def _evaluation_window(self, st: _Step, workload: Workload, canaries: list[NodeRollout]) -> float:
         """The policy's window, or longer if an agent's profile window would still hold samples from before."""
@@ -494,28 +387,13 @@ class Lifecycle:
 
     def _break(self, st: _Step, reason: Reason, message: str) -> None:
         """The circuit breaker: every node this policy wrote goes back to what it ran before."""
-        reverted = self._revert(st.policy, st.status, st.world)
+        reverted = self.nodes.revert(st.status.rollout, st.policy.ref, st.world.node_reports())
         tail = f"; reverted {', '.join(reverted)}" if reverted else ""
         st.condition(ConditionType.ROLLED_OUT, ConditionStatus.FALSE, reason, message)
         st.enter(Phase.ROLLED_BACK, reason, f"{message}{tail}", event_type="Warning")
 
-    def _revert(self, policy: PolicyView, status: SchedulerPolicyStatus, world: World) -> list[str]:
-        if status.rollout is None:
-            return []
-        nodes = world.node_reports()
-        reverted = []
-        for entry in status.rollout.nodes:
-            node = nodes.get(entry.name)
-            # Ownership, not the entry's phase: a write may have landed in a step that failed after it.
-            if node is None or not owned_by(node, policy.ref):
-                continue
-            self.assignments.write(node, revision=entry.previous, owner=entry.previous_owner, pod_classes=[])
-            entry.phase, entry.since = NodePhase.REVERTED, now()
-            reverted.append(entry.name)
-        return reverted
-
     def _disable(self, st: _Step) -> None:
-        reverted = self._revert(st.policy, st.status, st.world)
+        reverted = self.nodes.revert(st.status.rollout, st.policy.ref, st.world.node_reports())
         if st.status.phase != Phase.DISABLED or reverted:
             tail = f"; reverted {', '.join(reverted)}" if reverted else ""
             st.enter(Phase.DISABLED, Reason.DISABLED, f"mode is Off: nothing is done{tail}")
@@ -526,70 +404,14 @@ class Lifecycle:
         """Revert the nodes; None once they are back (or their agents are gone), else what is awaited."""
         world = world or self.api_world
         self._journal(policy).close()
-        status = policy.status.model_copy(deep=True)
-        self._revert(policy, status, world)
-        if status.rollout is None:
+        rollout = policy.status.model_copy(deep=True).rollout
+        self.nodes.revert(rollout, policy.ref, world.node_reports())
+        if rollout is None:
             return None
-        nodes = world.node_reports()
-        waiting = [e.name for e in status.rollout.nodes if e.phase in (*_WRITTEN, NodePhase.REVERTED)
-                   and (node := nodes.get(e.name)) is not None and node.spec.desired_revision == e.previous
-                   and not _back_on(node, e.previous)]
+        waiting = not_yet_back(rollout, world.node_reports())
         if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
             return f"waiting for {', '.join(waiting)} to report their previous scheduler"
         return None
-
-
-def _rival(st: _Step, domain: list[NodeReport]) -> str | None:
-    """Why a node of this kernel belongs to another policy that outranks this one, if it does."""
-    for node in domain:
-        owner = node.spec.policy_ref
-        if owner and not owned_by(node, st.policy.ref) and outranks(st.world.policy(owner.namespace or "", owner.name),
-                                                                     st.policy):
-            where = "" if node is domain[0] and len(domain) == 1 else f" (node {node.name} shares this kernel)"
-            return f"owned by policy {owner.namespace}/{owner.name}, which outranks this one{where}"
-    return None
-
-
-def _record_previous(entry: NodeRollout, node: NodeReport, policy: ObjectReference) -> None:
-    """What the node runs, and for whom, unless that is already this policy's own writing."""
-    if not owned_by(node, policy):
-        entry.previous, entry.previous_owner = node.spec.desired_revision, node.spec.policy_ref
-
-
-def _settle(entry: NodeRollout, node: NodeReport, policy: ObjectReference) -> None:
-    """An entry that a step left Applying, having failed after the record was written."""
-    if owned_by(node, policy) or node.spec.policy_ref != entry.previous_owner:
-        entry.phase = NodePhase.APPLIED  # the write landed, or another policy took the node since: the caller tells
-    else:
-        entry.phase, entry.since = NodePhase.PENDING, None  # it never landed: write it again
-
-
-def _back_on(node: NodeReport, previous: RevisionReference | None) -> bool:
-    if previous is not None:
-        return runs(node, previous)
-    active = node.status.active
-    return active is None or active.state in ("disabled", "unsupported")
-
-
-def _node_message(text: str) -> str:
-    """An agent's words cut to what the status schema holds: a status the API server
-    refuses would be refused on every step, and the breaker's verdict never written."""
-    return text if len(text) <= _NODE_MESSAGE_MAX else text[: _NODE_MESSAGE_MAX - 1] + "…"
-
-
-def _observe(entry: NodeRollout, node: NodeReport, revision: RevisionReference, timeout_seconds: int) -> None:
-    since = entry.since or now()
-    ejection = node.status.last_ejection
-    if ejection and ejection.revision == revision.name and ejection.time >= since - timedelta(seconds=1):
-        entry.phase, entry.reason, entry.message = NodePhase.FAILED, Reason.SCHEDULER_EJECTED, _node_message(ejection.reason)
-    elif runs(node, revision):
-        if entry.phase != NodePhase.ACTIVE:
-            entry.phase, entry.since = NodePhase.ACTIVE, now()
-    elif entry.phase == NodePhase.APPLIED and (now() - since).total_seconds() > timeout_seconds:
-        ready = find_condition(node.status.conditions, ConditionType.READY)
-        said = f" (agent: {ready.reason}: {ready.message})" if ready else " (no report from its agent)"
-        entry.phase, entry.reason = NodePhase.FAILED, Reason.ACTIVATION_STALLED
-        entry.message = _node_message(f"not active after {timeout_seconds}s{said}")
 
 
 def _selection_problem(workload: Workload, spec: SchedulerPolicySpec, namespace: str) -> tuple[Reason, str] | None:
@@ -648,13 +470,3 @@ def _refusal(error: client.ApiException) -> str:
         return str(json.loads(error.body or "")["message"])
     except (ValueError, KeyError, TypeError):
         return str(error.body or error.reason)
-
-
-def _counts(rollout: RolloutProgress | None) -> NodeCounts | None:
-    if rollout is None:
-        return None
-    live = [n for n in rollout.nodes if n.phase not in (NodePhase.YIELDED, NodePhase.SHARED)]
-    return NodeCounts(targeted=len(live), canary=sum(n.canary for n in live),
-                      active=sum(n.phase == NodePhase.ACTIVE for n in live),
-                      failed=sum(n.phase == NodePhase.FAILED for n in live),
-                      shared=sum(n.phase == NodePhase.SHARED for n in rollout.nodes))

@@ -20,8 +20,9 @@ from schedcp.conditions import find_condition
 from schedcp_operator import semantics
 from schedcp_operator.assessment import Verdict, next_status, verdict
 from schedcp_operator.indexes import IndexedWorld
-from schedcp_operator.lifecycle import Lifecycle, PolicyView, Settings
+from schedcp_operator.lifecycle import Lifecycle, Settings
 from schedcp_operator.policy_steps import Taken, read_policy, take_step
+from schedcp_operator.policy_view import PolicyView
 from schedcp_operator.wakeups import wakeups_of
 
 RESOURCE = (SCHEDULER_POLICY.group, SCHEDULER_POLICY.version, SCHEDULER_POLICY.plural)

@@ -14,7 +14,8 @@ from kubernetes import client
 
 from schedcp.api.v1alpha1 import GROUP, SCHEDULER_POLICY, VERSION
 from schedcp.api.v1alpha1.policy import Phase, SchedulerPolicyStatus
-from schedcp_operator.lifecycle import Event, Lifecycle, PolicyView
+from schedcp_operator.lifecycle import Event, Lifecycle
+from schedcp_operator.policy_view import PolicyView
 from schedcp_operator.world import World
 
 

@@ -23,7 +23,8 @@ from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.verifying.performance import PerformanceGoal
 from schedcp_operator.design import tools
 from schedcp_operator.design_task import DesignTask, run_design
-from schedcp_operator.lifecycle import Event, Lifecycle, PolicyView, Settings
+from schedcp_operator.lifecycle import Event, Lifecycle, Settings
+from schedcp_operator.policy_view import PolicyView
 from tests.design.gate_stub import slower_than_eevdf
 from tests.operator.simulated_nodes import SimulatedNode
 from tests.operator.test_rollout import PLURAL, policy_body

@@ -23,9 +23,10 @@ from schedcp.api.v1alpha1.policy import (
     SchedulerPolicySpec,
     SchedulerPolicyStatus,
 )
-from schedcp_operator.lifecycle import Lifecycle, PolicyView, Settings, spec_digest
+from schedcp_operator.lifecycle import Lifecycle, Settings, spec_digest
 from schedcp_operator.node_assignments import Assignments
 from schedcp_operator.policy_steps import read_policy, take_step
+from schedcp_operator.policy_view import PolicyView
 from tests.operator.simulated_nodes import PLURAL as NODE_STATES
 from tests.operator.simulated_nodes import Behaviour, SimulatedNode
 from tests.operator.test_rollout import PLURAL, policy_body
@@ -73,7 +74,7 @@ def test_a_node_written_in_a_step_that_failed_reverts_to_what_it_ran_before(
         custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, "web",
                                                      {"status": in_canary(body["spec"]).to_wire()})
         lifecycle = Lifecycle(api, Settings(artifacts_namespace=namespace))
-        lifecycle.assignments = AnswerLost(api)
+        lifecycle.nodes.assignments = AnswerLost(api)
 
         with pytest.raises(client.ApiException):
             take_step(lifecycle, read_policy(api, namespace, "web"))
