@@ -4,8 +4,9 @@
 
 Per node count and policy count, a fresh schedcp dev cluster (kube-apiserver, etcd,
 controller manager), the operator as its own process, and N simulated node agents driven
-by one loop (benchmarks/fleet.py): every node runs a web pod, ten also run a batch pod,
-every node reports tier-1 profiles once a second. With P policies, policy i selects the
+by one loop (benchmarks/fleet.py): every node runs a web pod, one in ten also a batch
+pod; every node reports tier-1 profiles when a real agent would (at once on a change, else
+every 10 s). With P policies, policy i selects the
 pods of the nodes in group i (node n is in group n mod P), so no two want one node. The
 policies are the tests' (latency objective, offline designer, Auto mode) with
 rollout.maxUnavailable 100 and the shortest windows the API allows. Measured: wall time
@@ -137,7 +138,7 @@ def measure(nodes: int, policies: int, workdir: Path, timeout: float) -> dict[st
         fleet = Fleet(api, NAMESPACE, nodes, groups=policies)
         setup = time.monotonic() - started
         # Every node has reported once before the clock starts: the target counts from the agents' reports.
-        wait_until(lambda: len(fleet.turns) >= 2, 600, "two full status passes of the fleet")
+        wait_until(lambda: len(fleet.turns) >= fleet.passes_per_heartbeat(), 600, "every node's first report")
         liveness = f"http://127.0.0.1:{free_port()}/healthz"
         operator = ComponentProcess("schedcp_operator", ["--standalone", "--liveness", liveness,
                                                          "--artifacts-namespace", NAMESPACE],
@@ -227,8 +228,9 @@ def main() -> None:
     text = (f"Control plane{f' ({args.label})' if args.label else ''}, {date.today().isoformat()}: `{command}`\n\n"
             "SchedulerPolicies (offline designer, Auto, maxUnavailable 100, 10 s evaluation window), each on its "
             "own part of the fleet, from the create calls to all Active, on the real API server with simulated node "
-            "agents reporting once a second (one loop for all nodes). Phase columns: seconds after the create calls "
-            "by which every policy had shown that phase (a phase shorter than the 0.25 s poll may not show). "
+            "agents reporting as real agents do (at once on a change, else every 10 s; one loop for all nodes). "
+            "Phase columns: seconds after the create calls by which every policy had shown that phase (a phase "
+            "shorter than the 0.25 s poll may not show). "
             "CPU: the operator's user+system seconds until Active (design processes included). Reads: the "
             f"operator's GETs and LISTs until Active, and over {QUIET_SECONDS:.0f} s after it in which only the "
             "agents' heartbeats change (per policy per 2 s: what the old per-policy timer's period would see). "

@@ -2,17 +2,20 @@
 
 tests/operator/simulated_nodes.py gives each node its own thread, right for a few nodes
 in a test; a thousand threads would measure this process instead of the operator. Here
-one loop lists every NodeSchedulerState in one call, "loads" each desired revision at
-once (the host has no sched_ext; what the operator sees is the report), and writes every
-node's status through a small pool of HTTP connections. A status carries what a real
-agent's does: heartbeat, kernel facts (a boot id of its own, so no two nodes share a
-kernel), the active scheduler and tier-1 pod profiles, with the web and batch metrics
-of the tests so that the offline planner chooses latency-class.
+one loop lists every NodeSchedulerState once a second, "loads" each desired revision at
+once (the host has no sched_ext; what the operator sees is the report), and writes
+statuses through a small pool of HTTP connections when a real agent would: at once when
+what it runs changed, else every `status_interval_seconds` of the agent's own defaults
+(the heartbeats spread over that interval, as agents started at different times are). A
+status carries what a real agent's does: heartbeat, kernel facts (a boot id of its own,
+so no two nodes share a kernel), the active scheduler and tier-1 pod profiles, with the
+web and batch metrics of the tests so that the offline planner chooses latency-class.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -32,12 +35,15 @@ from schedcp.api.v1alpha1.nodestate import (
     ProfilingTier,
 )
 from schedcp.transport import API_ERRORS, describe
+from schedcp_node_agent.agent import AgentConfig
 
 log = logging.getLogger("benchmarks.fleet")
 
 PLURAL = "nodeschedulerstates"
 WINDOW_SECONDS = 10
 WORKERS = 8
+HEARTBEAT_SECONDS = AgentConfig.model_fields["status_interval_seconds"].default
+BATCH_EVERY = 10  # one node in ten of every group also runs a batch pod
 # A wake-heavy web pod and a CPU-bound batch pod as tier 1 sees them under EEVDF (the
 # numbers of tests/operator/simulated_nodes.py); under the loaded revision the web pod's
 # run delay drops to a fifth, so the canary passes.
@@ -60,6 +66,8 @@ class SimNode:
     pods: list[tuple[str, str]] = field(default_factory=list)  # (name, app)
     boot_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     loaded: RevisionReference | None = None
+    due: float = 0.0  # monotonic time of its next heartbeat
+    changed: bool = True  # what it runs changed since its last report
 
     def status(self, namespace: str) -> NodeSchedulerStateStatus:
         profiles = [PodProfile(namespace=namespace, name=pod,
@@ -73,12 +81,11 @@ class SimNode:
 
 
 class Fleet:
-    """`count` nodes, each with a web pod; the first `batch_nodes` also run a batch pod.
+    """`count` nodes, each with a web pod; one in ten of each group also runs a batch pod.
     Node i's pods carry the label `group: g<i mod groups>`, so that `groups` policies can
-    each select a disjoint part of the fleet."""
+    each select a disjoint part of the fleet, and every part looks alike."""
 
-    def __init__(self, api: client.ApiClient, namespace: str, count: int, batch_nodes: int = 10,
-                 period: float = 1.0, groups: int = 1) -> None:
+    def __init__(self, api: client.ApiClient, namespace: str, count: int, period: float = 1.0, groups: int = 1) -> None:
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
@@ -87,8 +94,11 @@ class Fleet:
         self.turns: list[float] = []  # seconds per full pass over the fleet
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="fleet")
         self._stop = threading.Event()
-        list(self._pool.map(self._create, self.nodes.values(), [i < batch_nodes for i in range(count)],
+        list(self._pool.map(self._create, self.nodes.values(), [(i // groups) % BATCH_EVERY == 0 for i in range(count)],
                             [f"g{i % groups}" for i in range(count)]))
+        start = time.monotonic()
+        for i, node in enumerate(self.nodes.values()):
+            node.due = start + HEARTBEAT_SECONDS * i / count
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
         self._thread.start()
 
@@ -123,10 +133,17 @@ class Fleet:
             node = self.nodes.get(item["metadata"]["name"])
             if node is not None:
                 desired = NodeSchedulerStateSpec.model_validate(item.get("spec") or {}).desired_revision
+                node.changed |= desired != node.loaded
                 node.loaded = desired
-        list(self._pool.map(self._report, self.nodes.values()))
+        clock = time.monotonic()
+        list(self._pool.map(self._report, [n for n in self.nodes.values() if n.changed or n.due <= clock]))
+
+    def passes_per_heartbeat(self) -> int:
+        """Loop passes in which every node reports at least once."""
+        return math.ceil(HEARTBEAT_SECONDS / self.period) + 1
 
     def _report(self, node: SimNode) -> None:
+        node.changed, node.due = False, time.monotonic() + HEARTBEAT_SECONDS
         try:
             self.custom.patch_cluster_custom_object_status(GROUP, VERSION, PLURAL, node.name,
                                                            {"status": node.status(self.namespace).to_wire()})

@@ -41,7 +41,7 @@ def test_a_simulated_node_reports_again_after_an_api_outage(kube_cluster, crds_i
 
 
 def test_the_fleet_reports_again_after_an_api_outage(kube_cluster, crds_installed, api_link, namespace, caplog) -> None:
-    fleet = Fleet(api_link.api_client(), namespace, count=2, batch_nodes=0, period=0.5)
+    fleet = Fleet(api_link.api_client(), namespace, count=2, period=0.5)
     api = kube_cluster.api_client()
     try:
         live_through_an_outage(api, api_link, list(fleet.nodes), caplog)
