@@ -13,6 +13,9 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from schedcp.api.v1alpha1.revision import Better
+from schedcp.verifying.performance import beats
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -40,14 +43,17 @@ class Difference(StrEnum):
 
 
 def difference(candidate: Summary | None, baseline: Summary | None, lower_is_better: bool) -> Difference | None:
-    """Better or worse only when the two ranges (min–max over the rounds) do not overlap:
-    a gap smaller than the rounds' own scatter is not evidence of anything."""
+    """Better or worse only by the verifier's gate rule (`performance.beats`): the two ranges
+    (min–max over the rounds) do not overlap, as a gap smaller than the rounds' own scatter
+    is not evidence of anything."""
     if candidate is None or baseline is None:
         return None
-    if candidate.high < baseline.low:
-        return Difference.BETTER if lower_is_better else Difference.WORSE
-    if candidate.low > baseline.high:
-        return Difference.WORSE if lower_is_better else Difference.BETTER
+    better = Better.LOWER if lower_is_better else Better.HIGHER
+    ranges = [candidate.low, candidate.high], [baseline.low, baseline.high]
+    if beats(*ranges, better):
+        return Difference.BETTER
+    if beats(*reversed(ranges), better):
+        return Difference.WORSE
     return Difference.WITHIN_SPREAD
 
 

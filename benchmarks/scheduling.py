@@ -191,7 +191,8 @@ def design_plans() -> dict[str, Plan]:
     from schedcp_operator.design.repository import Repository
 
     repository = Repository.from_builtins()
-    return {name: Plan(*candidates(profile, repository)) for name, profile in profiles().items()}
+    found = {name: candidates(profile, repository) for name, profile in profiles().items()}
+    return {name: Plan(c.choice, c.tried) for name, c in found.items()}
 
 
 def config_label(template: str, tunables: dict[str, int]) -> str:

@@ -72,7 +72,13 @@ def choose(profile: WorkloadProfile) -> Choice:
     return Choice(FAIR, {}, "no specific pattern: weighted fair sharing")
 
 
-def candidates(profile: WorkloadProfile, repository: Repository) -> tuple[Choice, list[tuple[str, dict[str, int]]]]:
+class Candidates(NamedTuple):
+    choice: Choice
+    tried: list[tuple[str, dict[str, int]]]  # (template, tunables) in the order the planner tries them
+    ranked: list[str]  # the repository's ranking of every template, binaries included
+
+
+def candidates(profile: WorkloadProfile, repository: Repository) -> Candidates:
     """The rule's choice, then the repository's ranking, then fair sharing; each template once.
 
     The rule table and its fallbacks are the project's own templates: the scx binaries know
@@ -80,16 +86,16 @@ def candidates(profile: WorkloadProfile, repository: Repository) -> tuple[Choice
     choose one where the profile says it fits.
     """
     choice = choose(profile)
-    ranked = [r.name for r in repository.search(profile, "", 5) if not repository.get(r.name).spec.source.binary]
+    ranked = [r.name for r in repository.search(profile, "", 5)]
+    own = [name for name in ranked if not repository.get(name).spec.source.binary]
     unique: dict[str, dict[str, int]] = {}
-    for template, tunables in [(choice.template, choice.tunables), *((name, {}) for name in ranked), (FAIR, {})]:
+    for template, tunables in [(choice.template, choice.tunables), *((name, {}) for name in own), (FAIR, {})]:
         unique.setdefault(template, tunables)
-    return choice, list(unique.items())[:MAX_CANDIDATES]
+    return Candidates(choice, list(unique.items())[:MAX_CANDIDATES], ranked)
 
 
 def plan_offline(ws: Workspace) -> DesignOutcome:
-    choice, tried = candidates(ws.profile, ws.repository)
-    ranked = [r.name for r in ws.repository.search(ws.profile, "", 5)]
+    choice, tried, ranked = candidates(ws.profile, ws.repository)
     rule = choice.rule
     for attempt, tunables in tried:
         decide_plan(ws, PlanDecision(action=Action.CONFIGURE, template=attempt, reason=rule))
