@@ -1,5 +1,6 @@
 """The operator's watch caches: kopf indexes of pods, nodes' labels, NodeSchedulerStates
-and policies, kept current by kopf's watches, and the World a step reads from them.
+and policies, kept current by kopf's watches, and the World a step reads from them. Each
+index function also tells the wake-ups what it saw (wakeups.py says why there).
 
 A step then sends the API server no read: what it costs the API server is a few watches,
 whatever the number of policies. kopf starts no handler before every index has been
@@ -16,6 +17,7 @@ import kopf
 from schedcp.api.v1alpha1.base import GROUP, VERSION
 from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY
 from schedcp_operator.conflicts import Rival
+from schedcp_operator.wakeups import labels_key, node_report_key, pod_key, policy_key, wakeups_of
 from schedcp_operator.workload import NodeReport, PodFacts
 
 V = TypeVar("V")
@@ -23,24 +25,33 @@ V = TypeVar("V")
 
 # Async: kopf would run a sync index function in a thread, per event of every node.
 @kopf.index("", "v1", "pods")
-async def pods_by_namespace(body: kopf.Body, **_: Any) -> dict[str, PodFacts]:
+async def pods_by_namespace(uid: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, PodFacts]:
     pod = PodFacts.of(body)
+    wakeups_of(memo).seen(pod_key(uid), pod)
     return {pod.namespace: pod}
 
 
 @kopf.index("", "v1", "nodes")
-async def node_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
+async def node_labels(name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> dict[str, dict[str, str]]:
+    wakeups_of(memo).seen(labels_key(name), dict(labels))
     return {name: dict(labels)}
 
 
 @kopf.index(GROUP, VERSION, NODE_SCHEDULER_STATE.plural)
-async def node_states(name: str, body: kopf.Body, **_: Any) -> dict[str, NodeReport]:
-    return {name: NodeReport.of(body)}
+async def node_states(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, NodeReport]:
+    report = NodeReport.of(body)
+    # A digest, not the report: a second copy of every node's status would double what
+    # the operator holds per node.
+    what = hash((report.spec.model_dump_json(), report.status.model_dump_json(exclude={"heartbeat_time"})))
+    wakeups_of(memo).seen(node_report_key(name), what)
+    return {name: report}
 
 
 @kopf.index(GROUP, VERSION, SCHEDULER_POLICY.plural)
-async def policies(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Rival]:
-    rival = Rival.of(body)
+async def policies(body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[tuple[str, str], Rival]:
+    rival, wakeups = Rival.of(body), wakeups_of(memo)
+    wakeups.seen(policy_key(rival.namespace, rival.name), rival)  # a rank or a deletion mark: every policy
+    wakeups.wake((rival.namespace, rival.name))  # any change of its own: this policy
     return {(rival.namespace, rival.name): rival}
 
 

@@ -106,3 +106,15 @@ def test_bad_values_are_refused_by_the_schema(helm, settings: list[str], complai
         assert result.returncode != 0, f"helm {command} accepted {settings}"
         assert "values don't meet the specifications of the schema" in output or "schema" in output, output
         assert complaint in output, output
+
+
+def operator_memory_limit(helm, *extra: str) -> str:
+    objects = render(helm, "r", "schedcp-system", None, *extra)
+    operator = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    return operator["containers"][0]["resources"]["limits"]["memory"]
+
+
+def test_the_operator_memory_limit_grows_with_the_designs_it_runs_at_once_unless_set(helm) -> None:
+    assert operator_memory_limit(helm) == "3072Mi"  # 512 + 2 designs x 1280
+    assert operator_memory_limit(helm, "--set", "operator.designConcurrency=4") == "5632Mi"
+    assert operator_memory_limit(helm, "--set", "operator.resources.limits.memory=2Gi") == "2Gi"
