@@ -36,6 +36,11 @@ def namespace(kube_cluster: DevCluster) -> Iterator[str]:
         30, f"ServiceAccount {name}/default",
     )
     yield name
+    # Most tests' pods are bound to nodes without a kubelet to confirm them gone: removed
+    # gracefully they would hold the namespace in Terminating, and the namespace controller
+    # would list its kinds again and again, in every later test's API measurements.
+    kube_cluster.kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force", "--wait=false",
+                         check=False)
     kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 

@@ -101,31 +101,35 @@ class NodeRollouts:
         if found.failed:
             return found
         in_flight = sum(n.phase in (NodePhase.APPLYING, NodePhase.APPLIED) for n in rollout.nodes)
-        for entry in entries:
-            if entry.phase == NodePhase.PENDING and in_flight < limits.max_unavailable:
-                try:
-                    found.applied.append(self._apply(rollout, entry, policy=policy, workload=workload, save=save))
-                except OwnerChanged as error:
-                    log.info("%s; deciding again next step", error)  # the plan re-checks ownership
-                    continue
-                in_flight += 1
+        room = max(0, limits.max_unavailable - in_flight)
+        taking = [n for n in entries if n.phase == NodePhase.PENDING][:room]
+        for entry in taking:
+            self._record(rollout, entry, policy=policy, workload=workload)
+        if taking:
+            # A step can fail after a write has landed (even one whose answer was lost): the
+            # record of what ran before must already be in the status, or a revert has nothing
+            # to return the node to but the kernel's default. One write for the whole batch:
+            # the status of a 1000-node rollout is large.
+            save()
+        for entry in taking:
+            try:
+                found.applied.append(self._write(rollout, entry, policy=policy, workload=workload))
+            except OwnerChanged as error:
+                log.info("%s; deciding again next step", error)  # Applying: the next step settles it
         live = [n for n in entries if n.phase not in _LEFT_OUT]
         found.done = bool(live) and all(n.phase == NodePhase.ACTIVE for n in live)
         return found
 
-    def _apply(self, rollout: RolloutProgress, entry: NodeRollout, *, policy: PolicyView, workload: Workload,
-               save: Callable[[], None]) -> str:
-        followers = [f for f in rollout.nodes
-                     if f.phase == NodePhase.SHARED and f.shares_kernel_with == entry.name and not f.since]
-        for target in (entry, *followers):
+    def _record(self, rollout: RolloutProgress, entry: NodeRollout, *, policy: PolicyView, workload: Workload) -> None:
+        """What the node (and the nodes sharing its kernel) ran before, and its pods' metrics."""
+        for target in (entry, *_followers(rollout, entry)):
             _record_previous(target, workload.nodes[target.name], policy.ref)
         entry.metrics_before = workload.metrics(protected=True, on={entry.name})
         entry.others_before = workload.metrics(protected=False, on={entry.name})
         entry.phase, entry.since, entry.reason, entry.message = NodePhase.APPLYING, now(), None, ""
-        # A step can fail after a write has landed (even one whose answer was lost): the
-        # record of what ran before must already be in the status, or a revert has nothing
-        # to return the node to but the kernel's default.
-        save()
+
+    def _write(self, rollout: RolloutProgress, entry: NodeRollout, *, policy: PolicyView, workload: Workload) -> str:
+        followers = _followers(rollout, entry)
         self.assignments.write(workload.nodes[entry.name], revision=rollout.revision, owner=policy.ref,
                                pod_classes=workload.pod_classes(entry.name))
         entry.phase = NodePhase.APPLIED
@@ -172,6 +176,11 @@ def counts(rollout: RolloutProgress | None) -> NodeCounts | None:
                       active=sum(n.phase == NodePhase.ACTIVE for n in live),
                       failed=sum(n.phase == NodePhase.FAILED for n in live),
                       shared=sum(n.phase == NodePhase.SHARED for n in rollout.nodes))
+
+
+def _followers(rollout: RolloutProgress, entry: NodeRollout) -> list[NodeRollout]:
+    """Nodes sharing `entry`'s kernel that its agent loads for and that are not written yet."""
+    return [f for f in rollout.nodes if f.phase == NodePhase.SHARED and f.shares_kernel_with == entry.name and not f.since]
 
 
 def _rival(policy: PolicyView, world: World, domain: list[NodeReport]) -> str | None:

@@ -15,19 +15,30 @@ from kubernetes import client
 
 from benchmarks.api_requests import reads, served
 from schedcp.api.v1alpha1.base import GROUP, VERSION
+from schedcp_cli.components import wait_until
 from tests.operator.test_rollout import PLURAL, Scene, policy_body
 
 pytestmark = pytest.mark.cluster
 
 QUIET_SECONDS = 12.0
 SETTLE_SECONDS = 60.0
+# Pods bound to nodes without a kubelet go when the pod garbage collector removes them.
+TERMINATING_SECONDS = 300.0
 STEP_RESOURCES = {"schedulerpolicies", "pods", "nodes", "nodeschedulerstates"}
+
+
+def namespaces_settled(api: client.ApiClient) -> bool:
+    """No namespace of an earlier test is being deleted: the namespace controller lists
+    every namespaced kind (pods, policies) of one again and again while it waits for pods
+    that no kubelet confirms gone, and the counters cannot tell its reads from ours."""
+    return not any(ns.status.phase == "Terminating" for ns in client.CoreV1Api(api).list_namespace().items)
 
 
 def quiet_reads(api: client.ApiClient) -> int:
     """Reads over the quiet window, once a short one has shown none: the operator's
     start-up lists (one per watched kind) and a new policy's first steps are over. An
     operator that polls never shows a read-free window, and is measured after a minute."""
+    wait_until(lambda: namespaces_settled(api), TERMINATING_SECONDS, "earlier tests' namespaces to be deleted")
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         before = served(api)
