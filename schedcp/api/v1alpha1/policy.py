@@ -185,6 +185,9 @@ class NodePhase(StrEnum):
     REVERTED = "Reverted"  # back on what it ran before this policy
     YIELDED = "Yielded"  # another policy owns the node (or a node sharing its kernel)
     SHARED = "Shared"  # shares its kernel with another node of the rollout, whose agent loads
+    # Auto only: pods of namespaces whose governance did not consent run on it (or on a node
+    # sharing its kernel), and no admin opted the node in; it waits as Recommend would.
+    RECOMMENDED = "Recommended"
 
 
 class NodeRollout(ApiModel):
@@ -200,6 +203,10 @@ class NodeRollout(ApiModel):
     previous_owner: ObjectReference | None = None
     metrics_before: SchedulingMetrics | None = None
     others_before: SchedulingMetrics | None = None
+    neighbours_before: Annotated[
+        dict[str, SchedulingMetrics],
+        Field(max_length=64, description="Other namespaces' pods on the node before, per namespace."),
+    ] = {}
 
 
 class RolloutProgress(ApiModel):
@@ -245,4 +252,8 @@ class SchedulerPolicyStatus(ApiModel):
     metrics_after: SchedulingMetrics | None = None
     tried: Annotated[
         list[TriedDesign], Field(max_length=16, description="With phase NoImprovement: every candidate the design tried.")
+    ] = []
+    neighbours: Annotated[
+        list[Annotated[str, Field(max_length=63)]],
+        Field(max_length=64, description="Other namespaces whose pods share this policy's nodes."),
     ] = []
