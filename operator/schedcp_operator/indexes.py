@@ -1,5 +1,6 @@
-"""The operator's watch caches: kopf indexes of pods, nodes' labels, NodeSchedulerStates
-and policies, kept current by kopf's watches, and the World a step reads from them.
+"""The operator's watch caches: kopf indexes of pods (by namespace and by node), nodes' and
+namespaces' labels, NodeSchedulerStates, policies and governance objects, kept current by
+kopf's watches, and the World a step reads from them.
 
 A step then sends the API server no read: what it costs the API server is a few watches,
 whatever the number of policies. kopf starts no handler before every index has been
@@ -14,8 +15,10 @@ from typing import Any, TypeVar
 import kopf
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION
-from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY
+from schedcp.api.v1alpha1.governance import SchedulingGovernanceSpec
+from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY, SCHEDULING_GOVERNANCE
 from schedcp_operator.conflicts import Rival
+from schedcp_operator.governance import Rules, rules_for
 from schedcp_operator.workload import NodeReport, PodFacts
 
 V = TypeVar("V")
@@ -26,6 +29,22 @@ V = TypeVar("V")
 async def pods_by_namespace(body: kopf.Body, **_: Any) -> dict[str, PodFacts]:
     pod = PodFacts.of(body)
     return {pod.namespace: pod}
+
+
+@kopf.index("", "v1", "pods")
+async def pods_by_node(body: kopf.Body, **_: Any) -> dict[str, PodFacts] | None:
+    pod = PodFacts.of(body)
+    return {pod.node: pod} if pod.node else None
+
+
+@kopf.index("", "v1", "namespaces")
+async def namespace_labels(name: str, labels: kopf.Labels, **_: Any) -> dict[str, dict[str, str]]:
+    return {name: dict(labels)}
+
+
+@kopf.index(GROUP, VERSION, SCHEDULING_GOVERNANCE.plural)
+async def governances(name: str, spec: kopf.Spec, **_: Any) -> dict[str, SchedulingGovernanceSpec]:
+    return {name: SchedulingGovernanceSpec.model_validate(dict(spec))}
 
 
 @kopf.index("", "v1", "nodes")
@@ -63,6 +82,9 @@ class IndexedWorld:
         self._labels: kopf.Index[str, dict[str, str]] = indexes["node_labels"]
         self._states: kopf.Index[str, NodeReport] = indexes["node_states"]
         self._policies: kopf.Index[tuple[str, str], Rival] = indexes["policies"]
+        self._on_node: kopf.Index[str, PodFacts] = indexes["pods_by_node"]
+        self._namespaces: kopf.Index[str, dict[str, str]] = indexes["namespace_labels"]
+        self._governances: kopf.Index[str, SchedulingGovernanceSpec] = indexes["governances"]
 
     def pods(self, namespace: str) -> list[PodFacts]:
         return list(self._pods.get(namespace, []))
@@ -76,3 +98,11 @@ class IndexedWorld:
 
     def policy(self, namespace: str, name: str) -> Rival | None:
         return _only(self._policies, (namespace, name))
+
+    def pods_on(self, node: str) -> list[PodFacts]:
+        return list(self._on_node.get(node, []))
+
+    def rules(self, namespace: str) -> Rules | None:
+        found = {name: spec for name in list(self._governances) if (spec := _only(self._governances, name)) is not None}
+        labels = _only(self._namespaces, namespace)
+        return rules_for(namespace, labels or {}, found)

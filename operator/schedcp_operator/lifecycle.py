@@ -9,8 +9,13 @@ an operator that dies anywhere picks up where the status says: a finished design
 SchedulerRevision whose name the status holds, and is never designed again.
 
 The circuit breaker: a node that ejects the revision, does not report it active in time,
-or (on a canary) makes the protected pods worse than the policy allows, sends every node
-this policy touched back to what it ran before, and the rollout stops (RolledBack).
+or (on a canary) makes the protected pods worse than the policy allows, or another
+namespace's pods worse than their governance allows, sends every node this policy touched
+back to what it ran before, and the rollout stops (RolledBack).
+
+Tenancy (governance.py, consent.py): Auto counts only where the namespace's governance
+allows it, and an Auto rollout waits (the node Recommended) on a node shared with pods of
+namespaces that did not consent.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 from kubernetes import client
 
-from schedcp.api.v1alpha1.base import ConditionStatus, ObjectReference, RevisionReference, now
+from schedcp.api.v1alpha1.base import ConditionStatus, ObjectReference, RevisionReference, SchedulingMetrics, now
 from schedcp.api.v1alpha1.policy import (
     Mode,
     NodeCounts,
@@ -37,14 +42,16 @@ from schedcp.api.v1alpha1.policy import (
     SchedulerPolicySpec,
     SchedulerPolicyStatus,
 )
+from schedcp.api.v1alpha1.revision import Approval
 from schedcp.conditions import find_condition, set_condition
 from schedcp.verifying.cache import verify_remembered
 from schedcp_operator.assessment import ACCEPTED, VALID
 from schedcp_operator.conflicts import outranks
+from schedcp_operator.consent import holdouts, neighbours, waiting_message
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
 from schedcp_operator.design_task import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
-from schedcp_operator.evaluation import judge
+from schedcp_operator.evaluation import Judgement, judge, judge_neighbours
 from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_assignments import Assignments, OwnerChanged, owned_by, runs
 from schedcp_operator.revisions import PublishRefused, Revisions
@@ -64,6 +71,7 @@ _WRITTEN = (NodePhase.APPLYING, NodePhase.APPLIED, NodePhase.ACTIVE, NodePhase.F
 # Bad Request, Request Entity Too Large, Invalid (also an admission policy's denial).
 _PERMANENT_REFUSALS = (400, 413, 422)
 _ROLLING = (Phase.CANARY, Phase.ROLLING_OUT, Phase.ACTIVE)
+APPROVED_BY_ANNOTATION = "schedcp.io/approved-by"
 _NODE_MESSAGE_MAX = next(m.max_length for m in NodeRollout.model_fields["message"].metadata if hasattr(m, "max_length"))
 
 
@@ -86,13 +94,16 @@ class PolicyView:
     created: str
     spec: SchedulerPolicySpec
     status: SchedulerPolicyStatus
+    # Who set spec.approvedRevision, as the API server's admission policy recorded it.
+    approved_by: str | None = None
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> PolicyView:
         meta = obj["metadata"]
         return cls(namespace=meta["namespace"], name=meta["name"], uid=meta["uid"], generation=int(meta.get("generation") or 0),
                    created=meta.get("creationTimestamp") or "", spec=SchedulerPolicySpec.model_validate(obj["spec"]),
-                   status=SchedulerPolicyStatus.model_validate(obj.get("status") or {}))
+                   status=SchedulerPolicyStatus.model_validate(obj.get("status") or {}),
+                   approved_by=(meta.get("annotations") or {}).get(APPROVED_BY_ANNOTATION))
 
     @property
     def ref(self) -> ObjectReference:
@@ -295,9 +306,8 @@ class Lifecycle:
             st.fail("PublishRefused", str(error))
             return
         st.condition(VERIFIED, ConditionStatus.TRUE, "Passed", f"revision {chosen.name} passed all verifier stages")
-        if st.policy.spec.mode == Mode.RECOMMEND and st.policy.spec.approved_revision != chosen.name:
-            st.enter(Phase.RECOMMENDED, "AwaitingApproval",
-                     f"revision {chosen.name} is verified; to roll it out set spec.approvedRevision: {chosen.name}")
+        if not _auto(st) and st.policy.spec.approved_revision != chosen.name:
+            st.enter(Phase.RECOMMENDED, *_awaiting_approval(st, chosen.name))
             return
         self._start_canary(st)
 
@@ -305,11 +315,13 @@ class Lifecycle:
         chosen = st.status.revision
         assert chosen is not None
         approved = st.policy.spec.approved_revision
-        if st.policy.spec.mode == Mode.AUTO or approved == chosen.name:
+        if _auto(st) or approved == chosen.name:
             self._start_canary(st)
         elif approved:
             st.ready(ConditionStatus.FALSE, "ApprovalMismatch",
                      f"spec.approvedRevision is {approved}; the recommended revision is {chosen.name}")
+        else:
+            st.ready(ConditionStatus.FALSE, *_awaiting_approval(st, chosen.name))
 
     def _start_canary(self, st: _Step) -> None:
         chosen = st.status.revision
@@ -322,6 +334,10 @@ class Lifecycle:
             for n in earlier.values() if _touched(n)
         ])
         st.status.metrics_after = None
+        if st.policy.spec.mode == Mode.RECOMMEND and st.policy.approved_by:
+            self.revisions.record_approval(chosen.name, Approval(policy=st.policy.ref, user=st.policy.approved_by,
+                                                                 time=now()))
+            st.events.append(Event("Normal", "Approved", f"revision {chosen.name} approved by {st.policy.approved_by}"))
         st.enter(Phase.CANARY, "Canary", f"rolling {chosen.name} out to canary nodes first")
 
     def _canary(self, st: _Step) -> None:
@@ -331,6 +347,7 @@ class Lifecycle:
         assert rollout is not None
         canaries = [n for n in rollout.nodes if n.canary]
         if not canaries:
+            _await_consent(st)
             return
         if not self._advance(st, workload, canaries):
             return
@@ -351,17 +368,34 @@ class Lifecycle:
         if verdict.regressed:
             self._break(st, "CanaryRegressed", f"canary {', '.join(sorted(on))}: {verdict.summary}")
             return
-        st.events.append(Event("Normal", "CanaryPassed", verdict.summary))
+        hurt = self._judge_neighbours(st, workload, canaries)
+        if hurt.regressed:
+            self._break(st, "CanaryHurtNeighbours", f"canary {', '.join(sorted(on))}: {hurt.summary}")
+            return
+        st.events.append(Event("Normal", "CanaryPassed", f"{verdict.summary}; {hurt.summary}"))
         if any(n.phase == NodePhase.PENDING for n in rollout.nodes):
             st.enter(Phase.ROLLING_OUT, "RollingOut", f"canary passed ({verdict.summary}); rolling out")
             return
         self._activate(st, workload)
 
+    def _judge_neighbours(self, st: _Step, workload: Workload, canaries: list[NodeRollout]) -> Judgement:
+        before: dict[str, list[SchedulingMetrics]] = {}
+        for entry in canaries:
+            for namespace, metrics in entry.neighbours_before.items():
+                before.setdefault(namespace, []).append(metrics)
+        limits = {ns: rules.max_neighbour_loss_percent if (rules := st.world.rules(ns)) is not None
+                  else st.policy.spec.objective.max_batch_loss_percent for ns in before}
+        return judge_neighbours({ns: total for ns, m in before.items() if (total := aggregate(m)) is not None},
+                                workload.neighbours(st.policy.namespace, on={n.name for n in canaries}), limits)
+
     def _rolling_out(self, st: _Step) -> None:
         workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
         assert st.status.rollout is not None
+        self._share(st, workload, {n.name: n for n in st.status.rollout.nodes})
         if self._advance(st, workload, st.status.rollout.nodes):
             self._activate(st, workload)
+        else:
+            _await_consent(st)
 
     def _active(self, st: _Step) -> None:
         workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
@@ -386,7 +420,7 @@ class Lifecycle:
             if host in workload.nodes and host not in entries:
                 entries[host] = NodeRollout(name=host)
         domains = kernel_domains(workload.nodes)
-        undecided = (NodePhase.PENDING, NodePhase.YIELDED, NodePhase.SHARED)
+        undecided = (NodePhase.PENDING, NodePhase.YIELDED, NodePhase.SHARED, NodePhase.RECOMMENDED)
         conflicts = []
         for entry in entries.values():
             if entry.phase not in undecided or entry.name not in workload.nodes or entry.since:
@@ -396,9 +430,11 @@ class Lifecycle:
             if rival:
                 entry.phase, entry.message = NodePhase.YIELDED, rival
                 conflicts.append(f"node {entry.name}: {rival}")
+        self._share(st, workload, entries)
         for entry in sorted(entries.values(), key=lambda n: n.name):
             loader = next((d for d in domains.get(entry.name, [entry.name]) if d in entries
-                           and entries[d].phase not in (NodePhase.YIELDED, NodePhase.SHARED, NodePhase.REVERTED)), None)
+                           and entries[d].phase not in (NodePhase.YIELDED, NodePhase.SHARED, NodePhase.REVERTED,
+                                                        NodePhase.RECOMMENDED)), None)
             if entry.phase == NodePhase.PENDING and not entry.since and loader and loader != entry.name:
                 entry.phase, entry.shares_kernel_with = NodePhase.SHARED, loader
                 entry.message = f"shares its kernel with {loader}, whose agent loads for both"
@@ -408,6 +444,27 @@ class Lifecycle:
             for entry in taking:
                 entry.canary = True
         self._report_conflicts(st, conflicts)
+
+    def _share(self, st: _Step, workload: Workload, entries: dict[str, NodeRollout]) -> None:
+        """Name the namespaces whose pods share the policy's nodes (an Event when that changes),
+        and hold an Auto rollout back on nodes where one of them did not consent."""
+        namespace = st.policy.namespace
+        sharing = neighbours(st.world, namespace, entries)
+        if sorted(sharing) != st.status.neighbours:
+            st.status.neighbours = sorted(sharing)
+            if sharing:
+                where = "; ".join(f"{ns} on {', '.join(nodes)}" for ns, nodes in sharing.items())
+                st.events.append(Event("Normal", "SharedNodes", f"pods of other namespaces share this policy's nodes: {where}"))
+        before = {n.name: (n.phase, n.message) for n in st.policy.status.rollout.nodes} if st.policy.status.rollout else {}
+        domains = kernel_domains(workload.nodes)
+        for entry in entries.values():
+            if entry.phase not in (NodePhase.PENDING, NodePhase.RECOMMENDED) or entry.since:
+                continue
+            refusing = holdouts(st.world, namespace, domains.get(entry.name, [entry.name])) if _auto(st) else []
+            entry.phase, entry.message = ((NodePhase.RECOMMENDED, waiting_message(entry.name, refusing)) if refusing
+                                          else (NodePhase.PENDING, ""))
+            if refusing and before.get(entry.name) != (entry.phase, entry.message):
+                st.events.append(Event("Warning", "AwaitingConsent", f"node {entry.name}: {entry.message}"[:1000]))
 
     def _report_conflicts(self, st: _Step, conflicts: list[str]) -> None:
         if conflicts:
@@ -460,6 +517,7 @@ class Lifecycle:
             _record_previous(target, workload.nodes[target.name], st.policy.ref)
         entry.metrics_before = workload.metrics(protected=True, on={entry.name})
         entry.others_before = workload.metrics(protected=False, on={entry.name})
+        entry.neighbours_before = workload.neighbours(st.policy.namespace, on={entry.name})
         entry.phase, entry.since, entry.message = NodePhase.APPLYING, now(), ""
         # A step can fail after a write has landed (even one whose answer was lost): the
         # record of what ran before must already be in the status, or a revert has nothing
@@ -534,6 +592,30 @@ class Lifecycle:
         if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
             return f"waiting for {', '.join(waiting)} to report their previous scheduler"
         return None
+
+
+def _auto(st: _Step) -> bool:
+    """Auto as the namespace's governance allows it: an Auto spec it forbids (admitted before
+    the governance tightened, or where no admission policy runs) waits for approval."""
+    rules = st.world.rules(st.policy.namespace)
+    return st.policy.spec.mode == Mode.AUTO and (rules is None or rules.allow_auto)
+
+
+def _awaiting_approval(st: _Step, revision: str) -> tuple[str, str]:
+    if st.policy.spec.mode != Mode.AUTO:
+        return "AwaitingApproval", f"revision {revision} is verified; to roll it out set spec.approvedRevision: {revision}"
+    rules = st.world.rules(st.policy.namespace)
+    source = rules.source() if rules else "governance"
+    return "AutoNotAllowed", (f"revision {revision} is verified, but {source} does not allow mode Auto in namespace "
+                              f"{st.policy.namespace} (rule allowAuto): set mode Recommend and spec.approvedRevision: "
+                              f"{revision}")
+
+
+def _await_consent(st: _Step) -> None:
+    """Ready says which nodes wait for their neighbours' consent, while any does."""
+    waiting = [n for n in st.status.rollout.nodes if n.phase == NodePhase.RECOMMENDED] if st.status.rollout else []
+    if waiting:
+        st.ready(ConditionStatus.FALSE, "AwaitingConsent", "; ".join(f"node {n.name}: {n.message}" for n in waiting))
 
 
 def _rival(st: _Step, domain: list[NodeReport]) -> str | None:

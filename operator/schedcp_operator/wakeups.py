@@ -3,7 +3,8 @@ them, instead of a short timer per policy reading the cluster again.
 
 A node's report wakes the policies when anything but its heartbeat changed, a pod when
 what a policy reads of it changed, a policy itself on any change of its own and every
-policy when its rank or its deletion changed (conflicts). Everything here runs in the
+policy when its rank or its deletion changed (conflicts), every policy when a governance
+object or a namespace's labels changed (the rules a step applies). Everything here runs in the
 event loop: the handlers are async, and so are the steps' loops that wait.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import kopf
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION
-from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY
+from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY, SCHEDULING_GOVERNANCE
 from schedcp_operator.conflicts import Rival
 from schedcp_operator.workload import PodFacts
 
@@ -80,4 +81,17 @@ async def policy_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_
 @kopf.on.event("", "v1", "nodes")
 async def node_labels_changed(name: str, labels: kopf.Labels, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     if wakeups_of(memo).changed(("labels", name), dict(labels), type == "DELETED"):
+        wakeups_of(memo).wake_all()
+
+
+@kopf.on.event(GROUP, VERSION, SCHEDULING_GOVERNANCE.plural)
+async def governance_changed(name: str, spec: kopf.Spec, type: str | None, memo: kopf.Memo, **_: Any) -> None:
+    if wakeups_of(memo).changed(("governance", name), dict(spec), type == "DELETED"):
+        wakeups_of(memo).wake_all()
+
+
+@kopf.on.event("", "v1", "namespaces")
+async def namespace_labels_changed(name: str, labels: kopf.Labels, type: str | None, memo: kopf.Memo,
+                                   **_: Any) -> None:
+    if wakeups_of(memo).changed(("namespace", name), dict(labels), type == "DELETED"):
         wakeups_of(memo).wake_all()
