@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from schedcp.api.v1alpha1.governance import DerivedPolicies, SchedulingGovernanceSpec
+from schedcp.api.v1alpha1.governance import SchedulingGovernanceSpec
 from schedcp.api.v1alpha1.policy import Mode
 from schedcp_operator.workload import selects
 
 BUILT_IN = "(built-in defaults)"
-_DERIVED_ORDER = (DerivedPolicies.OFF, DerivedPolicies.RECOMMEND, DerivedPolicies.AUTO)
+# From the most to the least cautious: the strictest governance gives the smallest.
+_MODE_ORDER = (Mode.OFF, Mode.RECOMMEND, Mode.AUTO)
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Rules:
     by: tuple[str, ...]
     allow_auto: bool
     max_priority: int
-    derived_policies: DerivedPolicies
+    derived_policies: Mode
     accept_neighbours_auto: bool
     max_neighbour_loss_percent: int
 
@@ -39,11 +40,9 @@ class Rules:
 
     def derived_mode(self, wanted: Mode) -> Mode | None:
         """The mode a derived policy gets: the operator's flag, bounded; None when forbidden."""
-        if self.derived_policies == DerivedPolicies.OFF:
+        if self.derived_policies == Mode.OFF:
             return None
-        if wanted == Mode.AUTO and self.derived_policies == DerivedPolicies.AUTO:
-            return Mode.AUTO
-        return Mode.RECOMMEND
+        return min(wanted, self.derived_policies, key=_MODE_ORDER.index)
 
 
 def rules_for(namespace: str, labels: Mapping[str, str],
@@ -57,7 +56,7 @@ def rules_for(namespace: str, labels: Mapping[str, str],
         by=tuple(chosen) or (BUILT_IN,),
         allow_auto=all(s.allow_auto for s in specs),
         max_priority=min(s.max_priority for s in specs),
-        derived_policies=min((DerivedPolicies(s.derived_policies) for s in specs), key=_DERIVED_ORDER.index),
+        derived_policies=min((Mode(s.derived_policies) for s in specs), key=_MODE_ORDER.index),
         accept_neighbours_auto=all(s.accept_neighbours_auto for s in specs),
         max_neighbour_loss_percent=min(s.max_neighbour_loss_percent for s in specs),
     )

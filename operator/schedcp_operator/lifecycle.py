@@ -373,7 +373,7 @@ class Lifecycle:
             self._break(st, "CanaryHurtNeighbours", f"canary {', '.join(sorted(on))}: {hurt.summary}")
             return
         st.events.append(Event("Normal", "CanaryPassed", f"{verdict.summary}; {hurt.summary}"))
-        if any(n.phase == NodePhase.PENDING for n in rollout.nodes):
+        if any(n.phase in (NodePhase.PENDING, NodePhase.RECOMMENDED) for n in rollout.nodes):
             st.enter(Phase.ROLLING_OUT, "RollingOut", f"canary passed ({verdict.summary}); rolling out")
             return
         self._activate(st, workload)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from schedcp.api.v1alpha1.base import SchedulingMetrics
-from schedcp.api.v1alpha1.governance import DerivedPolicies, SchedulingGovernanceSpec
+from schedcp.api.v1alpha1.governance import SchedulingGovernanceSpec
 from schedcp.api.v1alpha1.policy import Mode
 from schedcp_operator.evaluation import judge_neighbours
 from schedcp_operator.governance import BUILT_IN, rules_for
@@ -23,7 +23,7 @@ def test_an_ungoverned_cluster_has_no_rules_and_an_unselected_namespace_the_safe
     rules = rules_for("b", {"team": "b"}, {"open": OPEN})
     assert rules is not None and rules.by == (BUILT_IN,)
     assert (rules.allow_auto, rules.max_priority, rules.derived_policies, rules.accept_neighbours_auto) == (
-        False, 100, DerivedPolicies.RECOMMEND, False)
+        False, 100, Mode.RECOMMEND, False)
 
 
 def test_the_strictest_of_the_governance_objects_selecting_a_namespace_wins() -> None:
@@ -31,7 +31,7 @@ def test_the_strictest_of_the_governance_objects_selecting_a_namespace_wins() ->
                                                       "acceptNeighboursAuto": True})
     rules = rules_for("a", {"team": "a"}, {"open": OPEN, "narrow": narrow})
     assert rules is not None and rules.by == ("narrow", "open")
-    assert (rules.allow_auto, rules.max_priority, rules.derived_policies) == (True, 300, DerivedPolicies.OFF)
+    assert (rules.allow_auto, rules.max_priority, rules.derived_policies) == (True, 300, Mode.OFF)
     assert rules.max_neighbour_loss_percent == 10 and rules.derived_mode(Mode.AUTO) is None
 
 

@@ -18,26 +18,17 @@ not consent.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
 from schedcp.api.v1alpha1.base import DECIMAL_USD, ApiModel, LabelSelector
-from schedcp.api.v1alpha1.policy import DesignerKind
+from schedcp.api.v1alpha1.policy import DesignerKind, Mode
 
 # Nodes an admin opts in: Auto policies act there whoever else's pods run on it.
 AUTO_NODE_LABEL = "schedcp.io/allow-auto"
 # A namespace with this label leaves the chart's default governance for the one it names.
 NAMESPACE_LABEL = "schedcp.io/governance"
-
-
-class DerivedPolicies(StrEnum):
-    """What a pod annotation `schedcp.io/optimize` may create in the namespace."""
-
-    OFF = "Off"
-    RECOMMEND = "Recommend"
-    AUTO = "Auto"
 
 
 class BudgetCaps(ApiModel):
@@ -60,8 +51,10 @@ class SchedulingGovernanceSpec(ApiModel):
         int, Field(ge=0, le=1000, description="The highest spec.priority a policy may claim in conflicts.")
     ] = 100
     derived_policies: Annotated[
-        DerivedPolicies, Field(description="What pod annotations schedcp.io/optimize may create.")
-    ] = DerivedPolicies.RECOMMEND
+        Mode,
+        Field(description="The most a policy derived from pod annotations schedcp.io/optimize may do: "
+                          "Off creates none, Recommend waits for approval, Auto rolls out."),
+    ] = Mode.RECOMMEND
     designers: Annotated[
         list[DesignerKind], Field(max_length=4, description="Designers a policy may name.")
     ] = [DesignerKind.OFFLINE]
