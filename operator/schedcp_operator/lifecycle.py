@@ -611,6 +611,11 @@ def _awaiting_approval(st: _Step, revision: str) -> tuple[str, str]:
                               f"{revision}")
 
 
+def _priority_cap(st: _Step, namespace: str) -> int | None:
+    rules = st.world.rules(namespace)
+    return rules.max_priority if rules else None
+
+
 def _await_consent(st: _Step) -> None:
     """Ready says which nodes wait for their neighbours' consent, while any does."""
     waiting = [n for n in st.status.rollout.nodes if n.phase == NodePhase.RECOMMENDED] if st.status.rollout else []
@@ -623,7 +628,7 @@ def _rival(st: _Step, domain: list[NodeReport]) -> str | None:
     for node in domain:
         owner = node.spec.policy_ref
         if owner and not owned_by(node, st.policy.ref) and outranks(st.world.policy(owner.namespace or "", owner.name),
-                                                                     st.policy):
+                                                                     st.policy, cap=lambda ns: _priority_cap(st, ns)):
             where = "" if node is domain[0] and len(domain) == 1 else f" (node {node.name} shares this kernel)"
             return f"owned by policy {owner.namespace}/{owner.name}, which outranks this one{where}"
     return None

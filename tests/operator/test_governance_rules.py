@@ -3,11 +3,14 @@ a cluster: the strictest governance object that selects a namespace decides."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from schedcp.api.v1alpha1.base import SchedulingMetrics
 from schedcp.api.v1alpha1.governance import SchedulingGovernanceSpec
 from schedcp.api.v1alpha1.policy import Mode
+from schedcp_operator.conflicts import Rival, outranks
 from schedcp_operator.evaluation import judge_neighbours
 from schedcp_operator.governance import BUILT_IN, rules_for
 
@@ -52,3 +55,11 @@ def test_each_neighbour_is_judged_on_its_own_pods_and_its_own_limit() -> None:
     # Below the noise floor nothing counts, whatever the percent.
     small = {"b": SchedulingMetrics(cpu_cores=0.2)}
     assert not judge_neighbours(small, {"b": SchedulingMetrics(cpu_cores=0.12)}, {"b": 0}).regressed
+
+
+def test_a_priority_counts_in_conflicts_only_up_to_its_namespaces_cap() -> None:
+    loud = Rival(namespace="a", name="loud", priority=1000, created="2026-01-02T00:00:00Z", deleting=False)
+    older = SimpleNamespace(namespace="b", name="older", created="2026-01-01T00:00:00Z",
+                            spec=SimpleNamespace(priority=100))
+    assert outranks(loud, older)
+    assert not outranks(loud, older, cap=lambda namespace: 100)  # capped, the older policy keeps the node
