@@ -621,6 +621,8 @@ def _await_consent(st: _Step) -> None:
     waiting = [n for n in st.status.rollout.nodes if n.phase == NodePhase.RECOMMENDED] if st.status.rollout else []
     if waiting:
         st.ready(ConditionStatus.FALSE, "AwaitingConsent", "; ".join(f"node {n.name}: {n.message}" for n in waiting))
+    elif (ready := find_condition(st.status.conditions, READY)) is not None and ready.reason == "AwaitingConsent":
+        st.ready(ConditionStatus.FALSE, "Consented", "the nodes' neighbours consented; rolling out there")
 
 
 def _rival(st: _Step, domain: list[NodeReport]) -> str | None:
