@@ -99,7 +99,7 @@ def test_an_auto_policy_waits_on_nodes_shared_with_a_namespace_that_did_not_cons
     assert mine  # A's own governance allowed Auto throughout
 
 
-def test_a_namespace_that_forbids_auto_keeps_an_auto_policy_waiting_for_approval(
+def test_a_namespace_that_forbids_auto_waits_for_approval_and_the_approver_is_recorded(
         scene, operator, govern) -> None:  # noqa: F811 (fixtures)
     scene.node()
     governance = govern(scene.namespace)
@@ -109,6 +109,17 @@ def test_a_namespace_that_forbids_auto_keeps_an_auto_policy_waiting_for_approval
     ready = condition(body, "Ready")
     assert ready["reason"] == "AutoNotAllowed" and f"SchedulingGovernance {governance}" in ready["message"]
     assert "rule allowAuto" in ready["message"]
+
+    # A person approves; the annotation is what the chart's mutating admission policy writes
+    # (tests/chart/test_governance_policy.py), set here by hand.
+    revision = body["status"]["revision"]["name"]
+    scene.custom.patch_namespaced_custom_object(GROUP, VERSION, scene.namespace, "schedulerpolicies", "web", {
+        "metadata": {"annotations": {"schedcp.io/approved-by": "alice"}},
+        "spec": {"mode": "Recommend", "approvedRevision": revision}})
+    scene.wait_phase("web", "Active", op)
+    stored = scene.custom.get_cluster_custom_object(GROUP, VERSION, "schedulerrevisions", revision)
+    approvals = stored["status"]["approvals"]
+    assert [(a["user"], a["policy"]) for a in approvals] == [("alice", {"name": "web", "namespace": scene.namespace})]
 
 
 def test_an_annotation_in_a_namespace_that_forbids_derived_policies_creates_nothing(
