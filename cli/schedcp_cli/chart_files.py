@@ -54,7 +54,8 @@ def governance_values_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "enabled": {"type": "boolean", "description": "Render the default governance and its admission policies."},
-            "name": {"type": "string", "minLength": 1, "description": "Name of the default SchedulingGovernance."},
+            "name": {"type": "string", "description": "Name of the default SchedulingGovernance; empty: "
+                                                      "<release>-schedcp-default."},
             "default": {**openapi_schema(SchedulingGovernanceSpec), "additionalProperties": False},
         },
     }

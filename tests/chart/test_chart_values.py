@@ -58,7 +58,8 @@ def test_rendered_templates_carry_their_source_unchanged(helm) -> None:
 def test_minimal_values_drop_the_optional_parts(helm) -> None:
     objects = render(helm, "r", "schedcp-system", VALUES_FILES["minimal"])
     kinds = {o["kind"] for o in objects}
-    assert not kinds & {"SchedulerTemplate", "ValidatingAdmissionPolicy", "ServiceMonitor"}
+    assert not kinds & {"SchedulerTemplate", "ValidatingAdmissionPolicy", "MutatingAdmissionPolicy",
+                        "SchedulingGovernance", "ServiceMonitor"}
     agent = next(o for o in objects if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]
     assert agent["containers"][0]["securityContext"]["privileged"] is True
     assert not any(v["name"] == "host-debugfs" for v in agent["volumes"])
