@@ -406,6 +406,8 @@ class Lifecycle:
             st.status.rollout.nodes += [NodeRollout(name=h) for h in arrived]
             st.enter(Phase.ROLLING_OUT, "RollingOut", f"selected pods now run on {', '.join(arrived)} too")
             return
+        # Another namespace's pods may land on a node long after the rollout: they are told too.
+        self._share(st, workload, {n.name: n for n in st.status.rollout.nodes})
         self._advance(st, workload, st.status.rollout.nodes)
 
     # -- nodes -----------------------------------------------------------------------------

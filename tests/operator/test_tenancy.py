@@ -98,6 +98,11 @@ def test_an_auto_policy_waits_on_nodes_shared_with_a_namespace_that_did_not_cons
     assert {n["phase"] for n in _nodes(body).values()} == {"Active"}
     assert mine  # A's own governance allowed Auto throughout
 
+    # The neighbours leave: an Active policy's status follows.
+    for node in (labelled, consenting):
+        client.CoreV1Api(scene.api).delete_namespaced_pod(f"b-{node.name}", b, grace_period_seconds=0)
+    wait_until(lambda: scene.policy("web")["status"].get("neighbours", []) == [], 60, "no neighbours left", op.recent)
+
 
 def test_a_namespace_that_forbids_auto_waits_for_approval_and_the_approver_is_recorded(
         scene, operator, govern) -> None:  # noqa: F811 (fixtures)
