@@ -26,8 +26,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluste
         cluster.stop()
 
 
-@pytest.fixture
-def namespace(kube_cluster: DevCluster) -> Iterator[str]:
+def _fresh_namespace(kube_cluster: DevCluster) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
     kube_cluster.kubectl("create", "namespace", name)
     # Pods are admitted only once the controller manager has made the default ServiceAccount.
@@ -42,6 +41,17 @@ def namespace(kube_cluster: DevCluster) -> Iterator[str]:
     kube_cluster.kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force", "--wait=false",
                          check=False)
     kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(kube_cluster: DevCluster) -> Iterator[str]:
+    yield from _fresh_namespace(kube_cluster)
+
+
+@pytest.fixture
+def neighbour_namespace(kube_cluster: DevCluster) -> Iterator[str]:
+    """A second tenant's namespace, for tests of what one namespace's policy does to another's pods."""
+    yield from _fresh_namespace(kube_cluster)
 
 
 @pytest.fixture(scope="session")

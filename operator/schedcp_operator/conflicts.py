@@ -1,13 +1,14 @@
 """One scheduler per node: when two policies want the same node, which one keeps it.
 
 Higher `spec.priority` wins, then the older policy, then the name, so every replica and
-every policy computes the same answer. A policy whose owner reference points at a policy
+every policy computes the same answer. A priority counts up to its namespace's governance
+cap: a policy admitted before the cap was lowered cannot outrank by more than it allows. A policy whose owner reference points at a policy
 that no longer exists (or is being deleted) does not hold the node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,8 +49,13 @@ def rank(priority: int, created: str, namespace: str, name: str) -> tuple[int, s
     return (-priority, created, namespace, name)
 
 
-def outranks(rival: Rival | None, policy: Ranked) -> bool:
+def outranks(rival: Rival | None, policy: Ranked, *, cap: Callable[[str], int | None] = lambda _: None) -> bool:
+    """`cap` gives a namespace's highest priority, None where nothing caps it."""
     if rival is None or rival.deleting:
         return False
-    return (rank(rival.priority, rival.created, rival.namespace, rival.name)
-            < rank(policy.spec.priority, policy.created, policy.namespace, policy.name))
+    return (rank(_capped(rival.priority, cap(rival.namespace)), rival.created, rival.namespace, rival.name)
+            < rank(_capped(policy.spec.priority, cap(policy.namespace)), policy.created, policy.namespace, policy.name))
+
+
+def _capped(priority: int, cap: int | None) -> int:
+    return priority if cap is None else min(priority, cap)

@@ -6,6 +6,10 @@ label `schedcp.io/optimize`; one derived policy per namespace and class selects 
 The policy is owned by every pod that asked for it, so the garbage collector deletes it
 (and its finalizer reverts its nodes) when the last of them is gone. The class itself
 reaches class-aware schedulers through the node's class map (see workload.py).
+
+The namespace's governance decides whether an annotation may create a policy at all, and
+bounds its mode: a namespace that forbids it gets no policy, and the pod a Warning Event
+naming the rule and the governance objects.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from schedcp.api.v1alpha1 import GROUP, SCHEDULER_POLICY, VERSION
 from schedcp.api.v1alpha1.base import API_VERSION
 from schedcp.api.v1alpha1.nodestate import WorkloadClass
 from schedcp.api.v1alpha1.policy import Designer, Mode, Objective, ObjectiveKind, SchedulerPolicySpec
+from schedcp_operator.indexes import IndexedWorld
 from schedcp_operator.workload import OPTIMIZE_ANNOTATION
 
 OBJECTIVES = {WorkloadClass.LATENCY: ObjectiveKind.LATENCY, WorkloadClass.THROUGHPUT: ObjectiveKind.THROUGHPUT,
@@ -80,7 +85,7 @@ def ensure_policy(api: client.ApiClient, pod: kopf.Body, workload_class: Workloa
 # every user pod, and this handler is idempotent anyway.
 @kopf.on.event("", "v1", "pods", annotations={OPTIMIZE_ANNOTATION: kopf.PRESENT})
 def derive(event: kopf.RawEvent, body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo, logger: kopf.Logger,
-           **_: Any) -> None:
+           **indexes: Any) -> None:
     if event.get("type") == "DELETED" or meta.get("deletionTimestamp"):
         return
     asked = meta["annotations"][OPTIMIZE_ANNOTATION]
@@ -89,12 +94,20 @@ def derive(event: kopf.RawEvent, body: kopf.Body, meta: kopf.Meta, memo: kopf.Me
                    message=f"{OPTIMIZE_ANNOTATION}={asked!r}: expected one of latency, throughput, batch")
         return
     workload_class = WorkloadClass(asked)
+    wanted = Mode(memo.get("derived_mode") or Mode.RECOMMEND)
+    rules = IndexedWorld(indexes).rules(meta["namespace"])
+    mode = rules.derived_mode(wanted) if rules is not None else wanted
+    if mode is None:
+        assert rules is not None
+        kopf.event(body, type="Warning", reason="DerivedPolicyForbidden",
+                   message=f"{OPTIMIZE_ANNOTATION}={asked}: {rules.source()} forbids policies derived from pod "
+                           f"annotations in namespace {meta['namespace']} (rule derivedPolicies: Off); none was created")
+        return
     api = memo["lifecycle"].api
     if (meta.get("labels") or {}).get(OPTIMIZE_ANNOTATION) != asked:
         client.CoreV1Api(api).patch_namespaced_pod(meta["name"], meta["namespace"],
                                                    {"metadata": {"labels": {OPTIMIZE_ANNOTATION: asked}}})
-    mode = memo.get("derived_mode") or Mode.RECOMMEND
-    what = ensure_policy(api, body, workload_class, Mode(mode))
+    what = ensure_policy(api, body, workload_class, mode)
     if what != "unchanged":
         logger.info("derived policy %s: %s", derived_name(workload_class), what)
         kopf.event(body, type="Normal", reason="PolicyDerived",

@@ -5,12 +5,15 @@ tier-2 run-queue latency p99 when the agent has it: a per-wakeup histogram; else
 median of tier 1's per-second mean run delay, because the "p99" of a window of one-second
 means is its single worst second, which one stall or one noisy sample decides); their
 CPU time for the others. The other selected pods' CPU time may fall by at most the
-batch loss the user accepted. Differences below a noise floor never count: tier-1 run
+batch loss the user accepted. Other namespaces' pods on the canary nodes are judged on
+their own, each namespace by its CPU time and the loss its governance allows: the user of
+the policy does not set the limit that protects someone else. Differences below a noise floor never count: tier-1 run
 delay comes in scheduler ticks, and a tenth of a core is within one sample's jitter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from schedcp.api.v1alpha1.base import SchedulingMetrics
@@ -57,3 +60,20 @@ def judge(objective: ObjectiveKind, *, before: SchedulingMetrics | None, after: 
                             False)
     verdict = "regressed beyond the policy's limits" if regressed else "within the policy's limits"
     return Judgement(regressed, f"{verdict}: {'; '.join(findings) or 'no comparable measure'}")
+
+
+def judge_neighbours(before: Mapping[str, SchedulingMetrics], after: Mapping[str, SchedulingMetrics],
+                     max_loss_percent: Mapping[str, int]) -> Judgement:
+    """Which namespaces' pods lost more CPU time on the canary nodes than their limit."""
+    findings, hurt = [], []
+    for namespace, old in sorted(before.items()):
+        new = after.get(namespace)
+        if old.cpu_cores is None or new is None or new.cpu_cores is None:
+            continue
+        findings.append(f"namespace {namespace}'s pods CPU cores {old.cpu_cores:.2f} -> {new.cpu_cores:.2f} "
+                        f"(at most {max_loss_percent[namespace]}% loss)")
+        if _worse(old.cpu_cores, new.cpu_cores, max_loss_percent[namespace], CPU_NOISE_CORES, False):
+            hurt.append(namespace)
+    if hurt:
+        return Judgement(True, f"pods of namespaces {', '.join(hurt)} lost more than allowed: {'; '.join(findings)}")
+    return Judgement(False, "; ".join(findings) or "no other namespace's pods on the canary nodes")

@@ -1,6 +1,7 @@
-"""The operator's watch caches: kopf indexes of pods, nodes' labels, NodeSchedulerStates
-and policies, kept current by kopf's watches, and the World a step reads from them. Each
-index function also tells the wake-ups what it saw (wakeups.py says why there).
+"""The operator's watch caches: kopf indexes of pods (by namespace and by node), nodes' and
+namespaces' labels, NodeSchedulerStates, policies and governance objects, kept current by
+kopf's watches, and the World a step reads from them. Each index function also tells the
+wake-ups what it saw (wakeups.py says why there).
 
 A step then sends the API server no read: what it costs the API server is a few watches,
 whatever the number of policies. kopf starts no handler before every index has been
@@ -15,9 +16,19 @@ from typing import Any, TypeVar
 import kopf
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION
-from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY
+from schedcp.api.v1alpha1.governance import SchedulingGovernanceSpec
+from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY, SCHEDULING_GOVERNANCE
 from schedcp_operator.conflicts import Rival
-from schedcp_operator.wakeups import labels_key, node_report_key, pod_key, policy_key, wakeups_of
+from schedcp_operator.governance import Rules, rules_for
+from schedcp_operator.wakeups import (
+    governance_key,
+    labels_key,
+    namespace_key,
+    node_report_key,
+    pod_key,
+    policy_key,
+    wakeups_of,
+)
 from schedcp_operator.workload import NodeReport, PodFacts
 
 V = TypeVar("V")
@@ -29,6 +40,25 @@ async def pods_by_namespace(uid: str, body: kopf.Body, memo: kopf.Memo, **_: Any
     pod = PodFacts.of(body)
     wakeups_of(memo).seen(pod_key(uid), pod)
     return {pod.namespace: pod}
+
+
+@kopf.index("", "v1", "pods")
+async def pods_by_node(body: kopf.Body, **_: Any) -> dict[str, PodFacts] | None:
+    pod = PodFacts.of(body)
+    return {pod.node: pod} if pod.node else None
+
+
+@kopf.index("", "v1", "namespaces")
+async def namespace_labels(name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> dict[str, dict[str, str]]:
+    wakeups_of(memo).seen(namespace_key(name), dict(labels))
+    return {name: dict(labels)}
+
+
+@kopf.index(GROUP, VERSION, SCHEDULING_GOVERNANCE.plural)
+async def governances(name: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any) -> dict[str, SchedulingGovernanceSpec]:
+    governance = SchedulingGovernanceSpec.model_validate(dict(spec))
+    wakeups_of(memo).seen(governance_key(name), governance)
+    return {name: governance}
 
 
 @kopf.index("", "v1", "nodes")
@@ -74,6 +104,9 @@ class IndexedWorld:
         self._labels: kopf.Index[str, dict[str, str]] = indexes["node_labels"]
         self._states: kopf.Index[str, NodeReport] = indexes["node_states"]
         self._policies: kopf.Index[tuple[str, str], Rival] = indexes["policies"]
+        self._on_node: kopf.Index[str, PodFacts] = indexes["pods_by_node"]
+        self._namespaces: kopf.Index[str, dict[str, str]] = indexes["namespace_labels"]
+        self._governances: kopf.Index[str, SchedulingGovernanceSpec] = indexes["governances"]
 
     def pods(self, namespace: str) -> list[PodFacts]:
         return list(self._pods.get(namespace, []))
@@ -87,3 +120,11 @@ class IndexedWorld:
 
     def policy(self, namespace: str, name: str) -> Rival | None:
         return _only(self._policies, (namespace, name))
+
+    def pods_on(self, node: str) -> list[PodFacts]:
+        return list(self._on_node.get(node, []))
+
+    def rules(self, namespace: str) -> Rules | None:
+        found = {name: spec for name in list(self._governances) if (spec := _only(self._governances, name)) is not None}
+        labels = _only(self._namespaces, namespace)
+        return rules_for(namespace, labels or {}, found)

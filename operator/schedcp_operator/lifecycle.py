@@ -10,7 +10,12 @@ SchedulerRevision whose name the status holds, and is never designed again.
 
 The circuit breaker: a node that ejects the revision, does not report it active in time,
 or (on a canary) makes the protected pods worse than the policy allows, sends every node
-this policy touched back to what it ran before, and the rollout stops (RolledBack).
+this policy touched back to what it ran before, and the rollout stops (RolledBack); so
+does a canary that makes another namespace's pods worse than their governance allows.
+
+Tenancy (governance.py, consent.py): Auto counts only where the namespace's governance
+allows it, and an Auto rollout waits (the node Recommended) on a node shared with pods of
+namespaces that did not consent.
 
 The phases live here; what happens to each node (plan, apply, observe, revert) is
 node_rollout's, and the design runs in a process of its own (design_runs, design_task).
@@ -26,7 +31,7 @@ from datetime import datetime
 
 from kubernetes import client
 
-from schedcp.api.v1alpha1.base import ConditionStatus, ConditionType, RevisionReference, now
+from schedcp.api.v1alpha1.base import ConditionStatus, ConditionType, RevisionReference, SchedulingMetrics, now
 from schedcp.api.v1alpha1.policy import (
     Mode,
     NodePhase,
@@ -38,13 +43,16 @@ from schedcp.api.v1alpha1.policy import (
     SchedulerPolicySpec,
     SchedulerPolicyStatus,
 )
+from schedcp.api.v1alpha1.revision import Approval
 from schedcp.conditions import find_condition, set_condition
 from schedcp.verifying.cache import verify_remembered
 from schedcp_operator.assessment import VALID
+from schedcp_operator.consent import holdouts, neighbours, waiting_message
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
 from schedcp_operator.design_task import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
-from schedcp_operator.evaluation import judge
+from schedcp_operator.evaluation import Judgement, judge, judge_neighbours
+from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_rollout import NodeRollouts, counts, not_yet_back, touched
 from schedcp_operator.policy_view import PolicyView
 from schedcp_operator.revisions import PublishRefused, Revisions
@@ -260,9 +268,8 @@ class Lifecycle:
             st.fail(Reason.PUBLISH_REFUSED, str(error))
             return
         st.condition(ConditionType.VERIFIED, ConditionStatus.TRUE, Reason.PASSED, f"revision {chosen.name} passed all verifier stages")
-        if st.policy.spec.mode == Mode.RECOMMEND and st.policy.spec.approved_revision != chosen.name:
-            st.enter(Phase.RECOMMENDED, Reason.AWAITING_APPROVAL,
-                     f"revision {chosen.name} is verified; to roll it out set spec.approvedRevision: {chosen.name}")
+        if not _auto(st) and st.policy.spec.approved_revision != chosen.name:
+            st.enter(Phase.RECOMMENDED, *_awaiting_approval(st, chosen.name))
             return
         self._start_canary(st)
 
@@ -270,11 +277,13 @@ class Lifecycle:
         chosen = st.status.revision
         assert chosen is not None
         approved = st.policy.spec.approved_revision
-        if st.policy.spec.mode == Mode.AUTO or approved == chosen.name:
+        if _auto(st) or approved == chosen.name:
             self._start_canary(st)
         elif approved:
             st.ready(ConditionStatus.FALSE, Reason.APPROVAL_MISMATCH,
                      f"spec.approvedRevision is {approved}; the recommended revision is {chosen.name}")
+        else:
+            st.ready(ConditionStatus.FALSE, *_awaiting_approval(st, chosen.name))
 
     def _start_canary(self, st: _Step) -> None:
         chosen = st.status.revision
@@ -287,6 +296,11 @@ class Lifecycle:
             for n in earlier.values() if touched(n)
         ])
         st.status.metrics_after = None
+        if st.policy.spec.mode == Mode.RECOMMEND and st.policy.approved_by:
+            self.revisions.record_approval(chosen.name, Approval(policy=st.policy.ref, user=st.policy.approved_by,
+                                                                 time=now()))
+            st.events.append(Event("Normal", Reason.APPROVED,
+                                   f"revision {chosen.name} approved by {st.policy.approved_by}"))
         st.enter(Phase.CANARY, Reason.CANARY, f"rolling {chosen.name} out to canary nodes first")
 
     def _canary(self, st: _Step) -> None:
@@ -296,6 +310,7 @@ class Lifecycle:
         assert rollout is not None
         canaries = [n for n in rollout.nodes if n.canary]
         if not canaries:
+            _await_consent(st)
             return
         if not self._advance(st, workload, canaries):
             return
@@ -318,17 +333,34 @@ class Lifecycle:
         if verdict.regressed:
             self._break(st, Reason.CANARY_REGRESSED, f"canary {', '.join(sorted(on))}: {verdict.summary}")
             return
-        st.events.append(Event("Normal", Reason.CANARY_PASSED, verdict.summary))
-        if any(n.phase == NodePhase.PENDING for n in rollout.nodes):
+        hurt = self._judge_neighbours(st, workload, canaries)
+        if hurt.regressed:
+            self._break(st, Reason.CANARY_HURT_NEIGHBOURS, f"canary {', '.join(sorted(on))}: {hurt.summary}")
+            return
+        st.events.append(Event("Normal", Reason.CANARY_PASSED, f"{verdict.summary}; {hurt.summary}"))
+        if any(n.phase in (NodePhase.PENDING, NodePhase.RECOMMENDED) for n in rollout.nodes):
             st.enter(Phase.ROLLING_OUT, Reason.ROLLING_OUT, f"canary passed ({verdict.summary}); rolling out")
             return
         self._activate(st, workload)
 
+    def _judge_neighbours(self, st: _Step, workload: Workload, canaries: list[NodeRollout]) -> Judgement:
+        before: dict[str, list[SchedulingMetrics]] = {}
+        for entry in canaries:
+            for namespace, metrics in entry.neighbours_before.items():
+                before.setdefault(namespace, []).append(metrics)
+        limits = {ns: rules.max_neighbour_loss_percent if (rules := st.world.rules(ns)) is not None
+                  else st.policy.spec.objective.max_batch_loss_percent for ns in before}
+        return judge_neighbours({ns: total for ns, m in before.items() if (total := aggregate(m)) is not None},
+                                workload.neighbours(st.policy.namespace, on={n.name for n in canaries}), limits)
+
     def _rolling_out(self, st: _Step) -> None:
         workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
         assert st.status.rollout is not None
+        self._share(st, workload, {n.name: n for n in st.status.rollout.nodes})
         if self._advance(st, workload, st.status.rollout.nodes):
             self._activate(st, workload)
+        else:
+            _await_consent(st)
 
     def _active(self, st: _Step) -> None:
         workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
@@ -339,14 +371,40 @@ class Lifecycle:
             st.status.rollout.nodes += [NodeRollout(name=h) for h in arrived]
             st.enter(Phase.ROLLING_OUT, Reason.ROLLING_OUT, f"selected pods now run on {', '.join(arrived)} too")
             return
+        # Another namespace's pods may land on a node long after the rollout: they are told too.
+        self._share(st, workload, {n.name: n for n in st.status.rollout.nodes})
         self._advance(st, workload, st.status.rollout.nodes)
 
     # -- nodes (the mechanics are node_rollout's) ------------------------------------------
 
     def _plan(self, st: _Step, workload: Workload) -> None:
         assert st.status.rollout is not None
-        conflicts = self.nodes.plan(st.status.rollout, policy=st.policy, workload=workload, world=st.world)
+        conflicts = self.nodes.plan(st.status.rollout, policy=st.policy, workload=workload, world=st.world,
+                                    hold_back=lambda entries: self._share(st, workload, entries))
         self._report_conflicts(st, conflicts)
+
+    def _share(self, st: _Step, workload: Workload, entries: dict[str, NodeRollout]) -> None:
+        """Name the namespaces whose pods share the policy's nodes (an Event when that changes),
+        and hold an Auto rollout back on nodes where one of them did not consent."""
+        namespace = st.policy.namespace
+        sharing = neighbours(st.world, namespace, entries)
+        if sorted(sharing) != st.status.neighbours:
+            st.status.neighbours = sorted(sharing)
+            if sharing:
+                where = "; ".join(f"{ns} on {', '.join(nodes)}" for ns, nodes in sharing.items())
+                st.events.append(Event("Normal", Reason.SHARED_NODES,
+                                       f"pods of other namespaces share this policy's nodes: {where}"))
+        before = {n.name: (n.phase, n.message) for n in st.policy.status.rollout.nodes} if st.policy.status.rollout else {}
+        domains = kernel_domains(workload.nodes)
+        for entry in entries.values():
+            if entry.phase not in (NodePhase.PENDING, NodePhase.RECOMMENDED) or entry.since:
+                continue
+            refusing = holdouts(st.world, namespace, domains.get(entry.name, [entry.name])) if _auto(st) else []
+            entry.phase, entry.reason, entry.message = (
+                (NodePhase.RECOMMENDED, Reason.AWAITING_CONSENT, waiting_message(entry.name, refusing)) if refusing
+                else (NodePhase.PENDING, None, ""))
+            if refusing and before.get(entry.name) != (entry.phase, entry.message):
+                st.events.append(Event("Warning", Reason.AWAITING_CONSENT, f"node {entry.name}: {entry.message}"[:1000]))
 
     def _report_conflicts(self, st: _Step, conflicts: list[str]) -> None:
         if conflicts:
@@ -412,6 +470,33 @@ class Lifecycle:
         if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
             return f"waiting for {', '.join(waiting)} to report their previous scheduler"
         return None
+
+
+def _auto(st: _Step) -> bool:
+    """Auto as the namespace's governance allows it: an Auto spec it forbids (admitted before
+    the governance tightened, or where no admission policy runs) waits for approval."""
+    rules = st.world.rules(st.policy.namespace)
+    return st.policy.spec.mode == Mode.AUTO and (rules is None or rules.allow_auto)
+
+
+def _awaiting_approval(st: _Step, revision: str) -> tuple[Reason, str]:
+    if st.policy.spec.mode != Mode.AUTO:
+        return Reason.AWAITING_APPROVAL, f"revision {revision} is verified; to roll it out set spec.approvedRevision: {revision}"
+    rules = st.world.rules(st.policy.namespace)
+    source = rules.source() if rules else "governance"
+    return Reason.AUTO_NOT_ALLOWED, (f"revision {revision} is verified, but {source} does not allow mode Auto in namespace "
+                                     f"{st.policy.namespace} (rule allowAuto): set mode Recommend and "
+                                     f"spec.approvedRevision: {revision}")
+
+
+def _await_consent(st: _Step) -> None:
+    """Ready says which nodes wait for their neighbours' consent, while any does."""
+    waiting = [n for n in st.status.rollout.nodes if n.phase == NodePhase.RECOMMENDED] if st.status.rollout else []
+    if waiting:
+        st.ready(ConditionStatus.FALSE, Reason.AWAITING_CONSENT, "; ".join(f"node {n.name}: {n.message}" for n in waiting))
+    elif (ready := find_condition(st.status.conditions, ConditionType.READY)) is not None \
+            and ready.reason == Reason.AWAITING_CONSENT:
+        st.ready(ConditionStatus.FALSE, Reason.CONSENTED, "the nodes' neighbours consented; rolling out there")
 
 
 def _selection_problem(workload: Workload, spec: SchedulerPolicySpec, namespace: str) -> tuple[Reason, str] | None:

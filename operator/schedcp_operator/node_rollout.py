@@ -45,16 +45,18 @@ class NodeRollouts:
     def __init__(self, api: client.ApiClient) -> None:
         self.assignments = Assignments(api)
 
-    def plan(self, rollout: RolloutProgress, *, policy: PolicyView, workload: Workload, world: World) -> list[str]:
+    def plan(self, rollout: RolloutProgress, *, policy: PolicyView, workload: Workload, world: World,
+             hold_back: Callable[[dict[str, NodeRollout]], None]) -> list[str]:
         """Which nodes take part, which are canaries, which yield to a policy that outranks
-        this one, and which share a kernel with a node whose agent loads for them; returns
+        this one, which wait (`hold_back` marks them Recommended: the lifecycle's tenancy
+        rules), and which share a kernel with a node whose agent loads for them; returns
         the conflicts found."""
         entries = {n.name: n for n in rollout.nodes}
         for host in workload.hosts():
             if host in workload.nodes and host not in entries:
                 entries[host] = NodeRollout(name=host)
         domains = kernel_domains(workload.nodes)
-        undecided = (NodePhase.PENDING, NodePhase.YIELDED, NodePhase.SHARED)
+        undecided = (NodePhase.PENDING, NodePhase.YIELDED, NodePhase.SHARED, NodePhase.RECOMMENDED)
         conflicts = []
         for entry in entries.values():
             if entry.phase not in undecided or entry.name not in workload.nodes or entry.since:
@@ -64,9 +66,11 @@ class NodeRollouts:
             if rival:
                 entry.phase, entry.reason, entry.message = NodePhase.YIELDED, Reason.NODE_OWNED_BY_ANOTHER_POLICY, rival
                 conflicts.append(f"node {entry.name}: {rival}")
+        hold_back(entries)
         for entry in sorted(entries.values(), key=lambda n: n.name):
             loader = next((d for d in domains.get(entry.name, [entry.name]) if d in entries
-                           and entries[d].phase not in (NodePhase.YIELDED, NodePhase.SHARED, NodePhase.REVERTED)), None)
+                           and entries[d].phase not in (NodePhase.YIELDED, NodePhase.SHARED, NodePhase.REVERTED,
+                                                        NodePhase.RECOMMENDED)), None)
             if entry.phase == NodePhase.PENDING and not entry.since and loader and loader != entry.name:
                 entry.phase, entry.shares_kernel_with = NodePhase.SHARED, loader
                 entry.message = f"shares its kernel with {loader}, whose agent loads for both"
@@ -126,6 +130,7 @@ class NodeRollouts:
             _record_previous(target, workload.nodes[target.name], policy.ref)
         entry.metrics_before = workload.metrics(protected=True, on={entry.name})
         entry.others_before = workload.metrics(protected=False, on={entry.name})
+        entry.neighbours_before = workload.neighbours(policy.namespace, on={entry.name})
         entry.phase, entry.since, entry.reason, entry.message = NodePhase.APPLYING, now(), None, ""
 
     def _write(self, rollout: RolloutProgress, entry: NodeRollout, *, policy: PolicyView, workload: Workload) -> str:
@@ -187,10 +192,16 @@ def _rival(policy: PolicyView, world: World, domain: list[NodeReport]) -> str | 
     """Why a node of this kernel belongs to another policy that outranks this one, if it does."""
     for node in domain:
         owner = node.spec.policy_ref
-        if owner and not owned_by(node, policy.ref) and outranks(world.policy(owner.namespace or "", owner.name), policy):
+        if owner and not owned_by(node, policy.ref) and outranks(world.policy(owner.namespace or "", owner.name), policy,
+                                                                 cap=lambda ns: _priority_cap(world, ns)):
             where = "" if node is domain[0] and len(domain) == 1 else f" (node {node.name} shares this kernel)"
             return f"owned by policy {owner.namespace}/{owner.name}, which outranks this one{where}"
     return None
+
+
+def _priority_cap(world: World, namespace: str) -> int | None:
+    rules = world.rules(namespace)
+    return rules.max_priority if rules else None
 
 
 def _record_previous(entry: NodeRollout, node: NodeReport, policy: ObjectReference) -> None:

@@ -29,6 +29,7 @@ from schedcp.api.v1alpha1.base import (
 )
 from schedcp.api.v1alpha1.kinds import SCHEDULER_REVISION
 from schedcp.api.v1alpha1.revision import (
+    Approval,
     SchedulerRevisionSpec,
     SchedulerRevisionStatus,
     StageResult,
@@ -101,6 +102,16 @@ class Revisions:
     def record_verification(self, name: str, report: VerificationReport) -> None:
         self.custom.patch_cluster_custom_object_status(
             GROUP, VERSION, SCHEDULER_REVISION.plural, name, {"status": verification_status(report).to_wire()})
+
+    def record_approval(self, name: str, approval: Approval) -> None:
+        """Into the revision's provenance: a policy's latest approval replaces its earlier one."""
+        found = self.read(name)
+        if found is None:
+            return
+        kept = [a for a in found[1].approvals if a.policy != approval.policy][-31:]
+        self.custom.patch_cluster_custom_object_status(
+            GROUP, VERSION, SCHEDULER_REVISION.plural, name,
+            {"status": {"approvals": [a.to_wire() for a in (*kept, approval)]}})
 
     def read(self, name: str) -> tuple[SchedulerRevisionSpec, SchedulerRevisionStatus] | None:
         try:

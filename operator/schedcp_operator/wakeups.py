@@ -3,7 +3,8 @@ them, instead of a short timer per policy reading the cluster again.
 
 A node's report wakes the policies when anything but its heartbeat changed, a pod when
 what a policy reads of it changed, a policy itself on any change of its own and every
-policy when its rank or its deletion changed (conflicts).
+policy when its rank or its deletion changed (conflicts), every policy when a governance
+object or a namespace's labels changed (the rules a step applies).
 
 The index functions (indexes.py) see every creation and change first, and call `seen`
 here: kopf runs an index function on each event without the cause detection, handler
@@ -22,7 +23,7 @@ from typing import Any
 import kopf
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION
-from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY
+from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY, SCHEDULING_GOVERNANCE
 from schedcp_operator.conflicts import Rival
 
 PolicyKey = tuple[str, str]
@@ -80,6 +81,14 @@ def policy_key(namespace: str, name: str) -> tuple[str, str, str]:
     return ("policy", namespace, name)
 
 
+def governance_key(name: str) -> tuple[str, str]:
+    return ("governance", name)
+
+
+def namespace_key(name: str) -> tuple[str, str]:
+    return ("namespace", name)
+
+
 def _deleted(type: str | None, **_: Any) -> bool:
     return type == "DELETED"
 
@@ -103,3 +112,13 @@ async def policy_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.event("", "v1", "nodes", when=_deleted)
 async def node_deleted(name: str, memo: kopf.Memo, **_: Any) -> None:
     wakeups_of(memo).gone(labels_key(name))
+
+
+@kopf.on.event(GROUP, VERSION, SCHEDULING_GOVERNANCE.plural, when=_deleted)
+async def governance_deleted(name: str, memo: kopf.Memo, **_: Any) -> None:
+    wakeups_of(memo).gone(governance_key(name))
+
+
+@kopf.on.event("", "v1", "namespaces", when=_deleted)
+async def namespace_deleted(name: str, memo: kopf.Memo, **_: Any) -> None:
+    wakeups_of(memo).gone(namespace_key(name))

@@ -114,6 +114,17 @@ class Workload:
         chosen = [self.profile(p) for p in self.pods if p.protected == protected and (on is None or p.node in on)]
         return aggregate([p.metrics for p in chosen if p is not None])
 
+    def neighbours(self, namespace: str, *, on: set[str]) -> dict[str, SchedulingMetrics]:
+        """Other namespaces' pods on `on`, as their agents measured them, per namespace: the
+        canary answers to each neighbour for its own pods, not to an average that hides one."""
+        measured: dict[str, list[SchedulingMetrics]] = {}
+        for node in sorted(on):
+            report = self.nodes.get(node)
+            for pod in report.status.profiling.pods if report and report.status.profiling else []:
+                if pod.namespace != namespace:
+                    measured.setdefault(pod.namespace, []).append(pod.metrics)
+        return {ns: total for ns, metrics in sorted(measured.items()) if (total := aggregate(metrics)) is not None}
+
     def pod_classes(self, node: str) -> list[PodClass]:
         return [PodClass(namespace=p.namespace, name=p.name, uid=p.uid, workload_class=p.workload_class)
                 for p in self.pods if p.node == node]

@@ -1,5 +1,5 @@
 """What a lifecycle step reads of the cluster besides its own policy: pods, nodes' labels,
-the NodeSchedulerStates and rival policies.
+the NodeSchedulerStates, rival policies and the governance of namespaces.
 
 The operator fills a World from its watch caches (indexes.py), so a step sends the API
 server no read; `ApiWorld` asks the API server, for the design's process and for tests
@@ -16,8 +16,10 @@ from kubernetes import client
 
 from schedcp import kube
 from schedcp.api.v1alpha1.base import GROUP, VERSION
-from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY
+from schedcp.api.v1alpha1.governance import SchedulingGovernanceSpec
+from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE, SCHEDULER_POLICY, SCHEDULING_GOVERNANCE
 from schedcp_operator.conflicts import Rival
+from schedcp_operator.governance import Rules, rules_for
 from schedcp_operator.workload import NodeReport, PodFacts
 
 
@@ -29,6 +31,10 @@ class World(Protocol):
     def node_reports(self) -> dict[str, NodeReport]: ...
 
     def policy(self, namespace: str, name: str) -> Rival | None: ...
+
+    def pods_on(self, node: str) -> list[PodFacts]: ...
+
+    def rules(self, namespace: str) -> Rules | None: ...
 
 
 class ApiWorld:
@@ -56,3 +62,13 @@ class ApiWorld:
             if error.status == 404:
                 return None
             raise
+
+    def pods_on(self, node: str) -> list[PodFacts]:
+        reply: Any = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}", _preload_content=False)
+        return [PodFacts.of(item) for item in json.loads(reply.data)["items"]]
+
+    def rules(self, namespace: str) -> Rules | None:
+        listing = cast(dict[str, Any], self.custom.list_cluster_custom_object(GROUP, VERSION, SCHEDULING_GOVERNANCE.plural))
+        found = {obj["metadata"]["name"]: SchedulingGovernanceSpec.model_validate(obj.get("spec") or {})
+                 for obj in listing.get("items", [])}
+        return rules_for(namespace, kube.metadata(self.core.read_namespace(namespace)).labels or {}, found)

@@ -94,9 +94,10 @@ def crd_for(kind: Kind) -> dict[str, Any]:
             "kind": {"type": "string"},
             "metadata": {"type": "object"},
             "spec": openapi_schema(kind.spec),
-            "status": openapi_schema(kind.status),
         },
     }
+    if kind.status is not None:
+        root["properties"]["status"] = openapi_schema(kind.status)
     if kind.spec_required:
         root["required"] = ["spec"]
     return {
@@ -119,7 +120,7 @@ def crd_for(kind: Kind) -> dict[str, Any]:
                     "name": kind.version,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    **({"subresources": {"status": {}}} if kind.status is not None else {}),
                     "additionalPrinterColumns": _printer_columns(kind),
                     "schema": {"openAPIV3Schema": root},
                 }

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from schedcp.api.v1alpha1.template import TemplateSource
-from schedcp_cli.chart_files import CHART_CRDS, CHART_TEMPLATES, rendered_chart_files
+from schedcp_cli.chart_files import CHART_CRDS, CHART_TEMPLATES, VALUES_SCHEMA, rendered_chart_files
 from schedcp_node_agent import main as agent_main
 from schedcp_operator import main as operator_main
 from tests.chart.conftest import CHART, REPO, VALUES_FILES, render
@@ -25,11 +25,16 @@ def test_chart_crds_are_the_generated_crds_of_the_repository() -> None:
 
 
 def test_chart_builtin_templates_are_generated_from_bpf_schedulers() -> None:
-    expected = {path: text for path, text in rendered_chart_files().items() if path.parent == CHART_TEMPLATES}
+    expected = {path: text for path, text in rendered_chart_files(CHART).items() if path.parent == CHART_TEMPLATES}
     committed = {p.relative_to(CHART): p.read_text() for p in (CHART / CHART_TEMPLATES).glob("*.yaml")}
     assert sorted(committed) == sorted(expected), "run `make crds` to refresh charts/schedcp/files"
     stale = [str(path) for path in expected if committed[path] != expected[path]]
     assert not stale, f"stale built-in templates in the chart: {stale} (run `make crds`)"
+
+
+def test_values_schema_documents_governance_with_the_models_schema() -> None:
+    assert (CHART / VALUES_SCHEMA).read_text() == rendered_chart_files(CHART)[VALUES_SCHEMA], (
+        "run `make crds` to refresh the governance part of values.schema.json")
 
 
 @pytest.mark.parametrize("values", VALUES_FILES.values(), ids=VALUES_FILES.keys())
@@ -53,7 +58,8 @@ def test_rendered_templates_carry_their_source_unchanged(helm) -> None:
 def test_minimal_values_drop_the_optional_parts(helm) -> None:
     objects = render(helm, "r", "schedcp-system", VALUES_FILES["minimal"])
     kinds = {o["kind"] for o in objects}
-    assert not kinds & {"SchedulerTemplate", "ValidatingAdmissionPolicy", "ServiceMonitor"}
+    assert not kinds & {"SchedulerTemplate", "ValidatingAdmissionPolicy", "MutatingAdmissionPolicy",
+                        "SchedulingGovernance", "ServiceMonitor"}
     agent = next(o for o in objects if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]
     assert agent["containers"][0]["securityContext"]["privileged"] is True
     assert not any(v["name"] == "host-debugfs" for v in agent["volumes"])

@@ -49,6 +49,8 @@ class Behaviour:
     on_load: Literal["load", "eject", "stall"] = "load"
     effect: Literal["better", "worse"] = "better"
     ejection_reason: str = "runnable task stall (watchdog)"
+    # A namespace whose pods get a third of their CPU time while the revision is loaded.
+    hurts: str | None = None
 
 
 def _under(metrics: SchedulingMetrics, loaded: bool, effect: str) -> SchedulingMetrics:
@@ -114,15 +116,21 @@ class SimulatedNode:
 
     def _status(self) -> NodeSchedulerStateStatus:
         pods = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.name}").items
-        profiles = [PodProfile(namespace=p.metadata.namespace, name=p.metadata.name,
-                               metrics=_under(WEB if (p.metadata.labels or {}).get("app") == "web" else BATCH,
-                                              self.loaded is not None, self.behaviour.effect)) for p in pods]
+        profiles = [PodProfile(namespace=p.metadata.namespace, name=p.metadata.name, metrics=self._metrics(p))
+                    for p in pods]
         active = ActiveScheduler(state="enabled", ops="schedcp_sim", revision=self.loaded) if self.loaded \
             else ActiveScheduler(state="disabled")
         return NodeSchedulerStateStatus(
             heartbeat_time=now(), kernel=KernelFacts(release="simulated", boot_id=self.boot_id, sched_ext=True),
             active=active, last_ejection=self.ejection,
             profiling=Profiling(tier=ProfilingTier.PROC, window_seconds=WINDOW_SECONDS, pods=profiles))
+
+    def _metrics(self, pod: client.V1Pod) -> SchedulingMetrics:
+        loaded = self.loaded is not None
+        metrics = _under(WEB if (pod.metadata.labels or {}).get("app") == "web" else BATCH, loaded, self.behaviour.effect)
+        if loaded and pod.metadata.namespace == self.behaviour.hurts and metrics.cpu_cores:
+            return metrics.model_copy(update={"cpu_cores": metrics.cpu_cores / 3})
+        return metrics
 
     def close(self) -> None:
         self._stop.set()

@@ -7,6 +7,7 @@ from schedcp.api.v1alpha1.kinds import (
     SCHEDULER_POLICY,
     SCHEDULER_REVISION,
     SCHEDULER_TEMPLATE,
+    SCHEDULING_GOVERNANCE,
     Kind,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "SCHEDULER_POLICY",
     "SCHEDULER_REVISION",
     "SCHEDULER_TEMPLATE",
+    "SCHEDULING_GOVERNANCE",
     "VERSION",
     "Condition",
     "ConditionStatus",

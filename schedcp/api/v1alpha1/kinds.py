@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from schedcp.api.v1alpha1.base import GROUP, VERSION, ApiModel, ConditionType
+from schedcp.api.v1alpha1.governance import SchedulingGovernanceSpec
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, NodeSchedulerStateStatus
 from schedcp.api.v1alpha1.policy import SchedulerPolicySpec, SchedulerPolicyStatus
 from schedcp.api.v1alpha1.revision import SchedulerRevisionSpec, SchedulerRevisionStatus
@@ -44,7 +45,8 @@ class Kind:
     short_names: tuple[str, ...]
     scope: Literal["Namespaced", "Cluster"]
     spec: type[ApiModel]
-    status: type[ApiModel]
+    # None: an object only people write, which no one reports on.
+    status: type[ApiModel] | None
     columns: tuple[PrinterColumn, ...]
     spec_required: bool = True
     categories: tuple[str, ...] = field(default=("schedcp",))
@@ -139,4 +141,20 @@ NODE_SCHEDULER_STATE = Kind(
     ),
 )
 
-ALL_KINDS = (SCHEDULER_POLICY, SCHEDULER_TEMPLATE, SCHEDULER_REVISION, NODE_SCHEDULER_STATE)
+SCHEDULING_GOVERNANCE = Kind(
+    kind="SchedulingGovernance",
+    plural="schedulinggovernances",
+    short_names=("sgov",),
+    scope="Cluster",
+    spec=SchedulingGovernanceSpec,
+    status=None,
+    columns=(
+        PrinterColumn("Auto", ".spec.allowAuto", "boolean"),
+        PrinterColumn("MaxPriority", ".spec.maxPriority", "integer"),
+        PrinterColumn("Derived", ".spec.derivedPolicies"),
+        PrinterColumn("NeighboursAuto", ".spec.acceptNeighboursAuto", "boolean", priority=1),
+        AGE,
+    ),
+)
+
+ALL_KINDS = (SCHEDULER_POLICY, SCHEDULER_TEMPLATE, SCHEDULER_REVISION, NODE_SCHEDULER_STATE, SCHEDULING_GOVERNANCE)

@@ -179,11 +179,16 @@ class Reason(StrEnum):
     PUBLISH_REFUSED = "PublishRefused"
     AWAITING_APPROVAL = "AwaitingApproval"
     APPROVAL_MISMATCH = "ApprovalMismatch"
+    AUTO_NOT_ALLOWED = "AutoNotAllowed"  # the namespace's governance does not allow mode Auto
+    APPROVED = "Approved"
     # Rollout
     CANARY = "Canary"
     NODE_APPLIED = "NodeApplied"
     EVALUATING_CANARY = "EvaluatingCanary"
     CANARY_PASSED = "CanaryPassed"
+    SHARED_NODES = "SharedNodes"  # other namespaces' pods share the policy's nodes
+    AWAITING_CONSENT = "AwaitingConsent"  # nodes wait for their neighbours' consent to Auto
+    CONSENTED = "Consented"
     ROLLING_OUT = "RollingOut"
     ROLLED_OUT = "RolledOut"
     ACTIVE = "Active"
@@ -193,6 +198,7 @@ class Reason(StrEnum):
     CONFLICT = "Conflict"
     # The circuit breaker (RolledBack) and the ends
     CANARY_REGRESSED = "CanaryRegressed"
+    CANARY_HURT_NEIGHBOURS = "CanaryHurtNeighbours"  # another namespace's pods lost beyond their limit
     SCHEDULER_EJECTED = "SchedulerEjected"
     ACTIVATION_STALLED = "ActivationStalled"
     REQUEST_REFUSED = "RequestRefused"
@@ -236,6 +242,9 @@ class NodePhase(StrEnum):
     REVERTED = "Reverted"  # back on what it ran before this policy
     YIELDED = "Yielded"  # another policy owns the node (or a node sharing its kernel)
     SHARED = "Shared"  # shares its kernel with another node of the rollout, whose agent loads
+    # Auto only: pods of namespaces whose governance did not consent run on it (or on a node
+    # sharing its kernel), and no admin opted the node in; it waits as Recommend would.
+    RECOMMENDED = "Recommended"
 
 
 class NodeRollout(ApiModel):
@@ -254,6 +263,10 @@ class NodeRollout(ApiModel):
     previous_owner: ObjectReference | None = None
     metrics_before: SchedulingMetrics | None = None
     others_before: SchedulingMetrics | None = None
+    neighbours_before: Annotated[
+        dict[str, SchedulingMetrics],
+        Field(max_length=64, description="Other namespaces' pods on the node before, per namespace."),
+    ] = {}
 
 
 class RolloutProgress(ApiModel):
@@ -299,4 +312,8 @@ class SchedulerPolicyStatus(ApiModel):
     metrics_after: SchedulingMetrics | None = None
     tried: Annotated[
         list[TriedDesign], Field(max_length=16, description="With phase NoImprovement: every candidate the design tried.")
+    ] = []
+    neighbours: Annotated[
+        list[Annotated[str, Field(max_length=63)]],
+        Field(max_length=64, description="Other namespaces whose pods share this policy's nodes."),
     ] = []

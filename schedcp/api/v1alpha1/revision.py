@@ -8,6 +8,7 @@ cluster-wide anyway. The owning policy is recorded in `spec.policyRef`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -127,8 +128,17 @@ class VerificationReport(ApiModel):
         return self.safe and self.performance is not None and self.performance.verdict != CandidateVerdict.BETTER
 
 
+class Approval(ApiModel):
+    """A person's approval of the revision for a policy, as the API server authenticated them."""
+
+    policy: ObjectReference
+    user: Annotated[str, Field(min_length=1, max_length=512)]
+    time: datetime
+
+
 class SchedulerRevisionStatus(ApiModel):
     conditions: Conditions = []
     verification: VerificationReport | None = None
+    approvals: Annotated[list[Approval], Field(max_length=32)] = []
 
 
