@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from schedcp.provisioning.guest import base_initramfs
@@ -15,6 +17,8 @@ from schedcp_cli.devcluster.etcd import ensure_etcd
 from schedcp_cli.devcluster.helmbuild import ensure_helm
 from schedcp_cli.devcluster.kubebuild import ensure_kubernetes_binaries
 from schedcp_cli.devcluster.paths import default_state_dir
+from schedcp_cli.devimages.build import ImageArchive, ensure_image, ensure_pause_image, prune
+from schedcp_cli.devimages.spec import IMAGES
 
 
 def _attach(args: argparse.Namespace) -> DevCluster | None:
@@ -96,6 +100,22 @@ def _prepare_scx(crates: tuple[str, ...]) -> int:
     return 1 if failed else 0
 
 
+def _images(args: argparse.Namespace) -> int:
+    """Build (or find in the cache) each image archive, timed, with its size."""
+    for spec in IMAGES:
+        _timed_image(spec.name, functools.partial(ensure_image, spec, args.ca_bundle))
+    _timed_image("pause", ensure_pause_image)
+    return 0
+
+
+def _timed_image(name: str, build: Callable[[], ImageArchive]) -> ImageArchive:
+    started = time.monotonic()
+    image = build()
+    prune(name)
+    print(f"image {image.reference}: {image.size_bytes / 1e6:.0f} MB in {time.monotonic() - started:.1f}s", flush=True)
+    return image
+
+
 def _scx_crates(text: str) -> tuple[str, ...]:
     crates = tuple(c.strip() for c in text.split(",") if c.strip()) if text else SCX_CRATES
     if unknown := [c for c in crates if c not in SCX_CRATES]:
@@ -111,6 +131,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="also build the scx schedulers (all, or the given crates) with cargo: "
                               "about 20 minutes for the first on two cores, 5-8 for each next")
     prepare.set_defaults(func=_prepare)
+    images = dev_actions.add_parser(
+        "images", help="build the operator, node-agent and pause images from Debian packages and this tree"
+    )
+    images.add_argument(
+        "--ca-bundle", type=Path, default=Path("/etc/ssl/certs/ca-certificates.crt"),
+        help="CA certificates pip trusts while building (HTTPS through an intercepting proxy needs the "
+             "host's bundle; the default); removed from the image afterwards",
+    )
+    images.set_defaults(func=_images)
     cluster = dev_actions.add_parser("cluster", help="etcd + kube-apiserver + kube-controller-manager on 127.0.0.1")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--state-dir", type=Path, default=default_state_dir())
