@@ -21,6 +21,7 @@ from schedcp_cli.devimages.build import ImageArchive, ensure_image, ensure_pause
 from schedcp_cli.devimages.spec import IMAGES
 from schedcp_cli.devnode import hostnet
 from schedcp_cli.devnode.node import DevNode, node_state_dir, teardown
+from schedcp_cli.devnode.runtime import ensure_containerd
 
 
 def _attach(args: argparse.Namespace) -> DevCluster | None:
@@ -80,6 +81,7 @@ def _prepare(args: argparse.Namespace) -> int:
         ("helm", ensure_helm),
         ("sched_ext kernel", provision_kernel),
         ("guest userland", base_initramfs),
+        ("containerd", ensure_containerd),
     )
     for name, step in steps:
         started = time.monotonic()

@@ -66,6 +66,7 @@ class Authority:
         self.key = ec.generate_private_key(ec.SECP256R1())
         cert = (
             _builder(self.name, self.name, self.key.public_key())
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
             .sign(self.key, hashes.SHA256())
@@ -81,8 +82,13 @@ class Authority:
         the given `addresses` and `dns_names`."""
         key = ec.generate_private_key(ec.SECP256R1())
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = _builder(_name(common_name, organization), self.name, key.public_key()).add_extension(
-            x509.ExtendedKeyUsage([usage]), critical=False
+        # Key identifiers: Python 3.13's default TLS context (strict X.509, as in the images'
+        # trixie Python) refuses a chain whose certificates lack them.
+        builder = (
+            _builder(_name(common_name, organization), self.name, key.public_key())
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         )
         if server:
             names: list[x509.GeneralName] = [x509.DNSName(n) for n in ("localhost", *dns_names)]

@@ -36,6 +36,9 @@ READY_TIMEOUT_SECONDS = 180
 # Host paths the kubelet, containerd, runc and the CNI plugins write to whatever their flags
 # say; inside the node's mount namespace each is a directory of the node's state dir.
 FIXED_PATHS = ("/var/lib/kubelet", "/var/lib/cni", "/var/log/pods", "/var/log/containers", "/run/containerd")
+# hostPath volumes of the project's chart that a dev host may lack: containerd creates a
+# missing one on the host, so `down` removes those that did not exist before `up`.
+CHART_HOST_PATHS = ("/lib/modules", "/var/lib/schedcp")
 
 
 class NodeInfo(BaseModel):
@@ -50,6 +53,7 @@ class NodeInfo(BaseModel):
     runtime_socket: Path
     pids: dict[str, int] = {}
     created_mount_points: list[Path] = []
+    absent_chart_paths: list[Path] = []
 
 
 def node_state_dir(name: str) -> Path:
@@ -82,6 +86,7 @@ class DevNode:
             name=self.name, state_dir=self.state_dir, cgroup_root=f"schedcp-{self.name}", sysctls=hostnet.read_sysctls(),
             kubectl=self.cluster.kubectl, kubeconfig=self.cluster.kubeconfig,
             runtime_socket=self.state_dir / "containerd" / "containerd.sock",
+            absent_chart_paths=[Path(p) for p in CHART_HOST_PATHS if not Path(p).exists()],
         )
         self._save()
         try:
@@ -212,6 +217,8 @@ def teardown(state_dir: Path) -> None:
         if _runs(pid, name):
             processes.stop(pid)
     mountns.destroy(ns_file, info.created_mount_points)
+    for path in info.absent_chart_paths:
+        shutil.rmtree(path, ignore_errors=True)
     cgroups.remove(info.cgroup_root)
     hostnet.remove_rules()
     hostnet.remove_bridge()
