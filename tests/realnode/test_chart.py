@@ -28,7 +28,8 @@ from schedcp_node_agent.pod_cgroups import PodCgroupResolver
 from tests.realnode.conftest import NODE_NAME, Images
 from tests.realnode.pods import get_pod
 
-pytestmark = pytest.mark.realnode
+# The first test of a module also builds the images it needs when the tree changed: minutes.
+pytestmark = [pytest.mark.realnode, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "schedcp-system"

@@ -16,7 +16,8 @@ from schedcp_node_agent.pod_cgroups import PodCgroupResolver, QosClass, pod_pids
 from tests.realnode.conftest import NODE_NAME, Images
 from tests.realnode.pods import default_service_account, run_pod, wait_phase
 
-pytestmark = pytest.mark.realnode
+# The first test of a module also builds the images it needs when the tree changed: minutes.
+pytestmark = [pytest.mark.realnode, pytest.mark.timeout(1800)]
 
 @pytest.fixture(scope="module")
 def node(node_cluster: DevCluster, images: Images) -> Iterator[DevNode]:

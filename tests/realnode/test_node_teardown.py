@@ -18,7 +18,8 @@ from schedcp_cli.devnode.node import FIXED_PATHS, DevNode, teardown
 from tests.realnode.conftest import NODE_NAME, Images
 from tests.realnode.pods import default_service_account, run_pod, wait_phase
 
-pytestmark = pytest.mark.realnode
+# The first test of a module also builds the images it needs when the tree changed: minutes.
+pytestmark = [pytest.mark.realnode, pytest.mark.timeout(1800)]
 
 
 def _host_state() -> dict[str, object]:
