@@ -17,7 +17,7 @@ from schedcp_cli.devcluster.etcd import ensure_etcd
 from schedcp_cli.devcluster.helmbuild import ensure_helm
 from schedcp_cli.devcluster.kubebuild import ensure_kubernetes_binaries
 from schedcp_cli.devcluster.paths import default_state_dir
-from schedcp_cli.devimages.build import ImageArchive, ensure_image, ensure_pause_image, prune
+from schedcp_cli.devimages.build import ImageArchive, ensure_image, ensure_pause_image
 from schedcp_cli.devimages.spec import IMAGES
 from schedcp_cli.devnode import hostnet
 from schedcp_cli.devnode.node import DevNode, node_state_dir, teardown
@@ -108,15 +108,14 @@ def _prepare_scx(crates: tuple[str, ...]) -> int:
 def _images(args: argparse.Namespace) -> int:
     """Build (or find in the cache) each image archive, timed, with its size."""
     for spec in IMAGES:
-        _timed_image(spec.name, functools.partial(ensure_image, spec, args.ca_bundle))
-    _timed_image("pause", ensure_pause_image)
+        _timed_image(functools.partial(ensure_image, spec, args.ca_bundle))
+    _timed_image(ensure_pause_image)
     return 0
 
 
-def _timed_image(name: str, build: Callable[[], ImageArchive]) -> ImageArchive:
+def _timed_image(build: Callable[[], ImageArchive]) -> ImageArchive:
     started = time.monotonic()
     image = build()
-    prune(name)
     print(f"image {image.reference}: {image.size_bytes / 1e6:.0f} MB in {time.monotonic() - started:.1f}s", flush=True)
     return image
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from schedcp_cli.devimages.rootfs import BUILD_CA, install_commands, mmdebstrap_args
-from schedcp_cli.devimages.spec import DEBIAN_SUITES, IMAGES, REPO, SOURCE_DIR, SOURCE_PATHS, ImageSpec
+from schedcp_cli.devimages.spec import DEBIAN_SUITES, IMAGES, OPERATOR, REPO, SOURCE_DIR, SOURCE_PATHS, ImageSpec
 
 pytestmark = pytest.mark.unit
 
@@ -101,3 +101,14 @@ def test_dev_images_give_pip_the_ca_bundle_and_leave_it_out_of_the_image(spec: I
     used = next(i for i, h in enumerate(hooks) if "pip install" in h)
     assert copied < used < removed
     assert f"--include={','.join(spec.packages())}" in mmdebstrap_args(spec, tmp_path, tmp_path, CA)
+
+
+def test_the_operators_cache_is_readable_by_its_non_root_user_both_ways() -> None:
+    """The chart's seed-cache copies the image's cache as uid 65532: apt's lists lock and
+    partial directory, left to root, made that copy fail on a real kubelet."""
+    [provision] = [args for op, args in instructions(OPERATOR) if op == "RUN" and "provision_kernel" in args]
+    cache = OPERATOR.env["SCHEDCP_CACHE_DIR"]
+    assert provision.endswith(f"&& chmod -R a+rX {cache}")
+    commands = install_commands(OPERATOR, CA)
+    provisioned = next(i for i, c in enumerate(commands) if "provision_kernel" in c)
+    assert commands[provisioned + 1] == f"chmod -R a+rX {cache}"

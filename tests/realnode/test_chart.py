@@ -46,8 +46,9 @@ WEB = {
     "spec": {
         "containers": [{
             "name": "web", "imagePullPolicy": "Never",
-            # Short bursts of work between sleeps, as run.sh's web pods.
-            "command": ["sh", "-c", "while :; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 0.005; done"],
+            # Short bursts of work between sleeps, as run.sh's web pods, in one thread (a shell
+            # would fork a `sleep` now and then) so that the pod's thread count is exact.
+            "command": ["python3", "-c", "import time\nwhile True:\n    sum(range(30000))\n    time.sleep(0.005)"],
         }],
     },
 }
@@ -145,7 +146,7 @@ def test_a_pod_that_opts_in_is_profiled_through_the_kubelets_cgroups(
     pod = get_pod(node_cluster, "web")
     cgroup = PodCgroupResolver(kubepods=f"{node.info.cgroup_root}/kubepods").resolve(pod["metadata"]["uid"])
     assert profile["cgroupId"] == cgroup.cgroup_id
-    # sh, and nothing of the sandbox: the pause process is not the pod's work.
+    # python3, and nothing of the sandbox: the pause process is not the pod's work.
     assert profile["metrics"]["threads"] == 1
     assert profile["metrics"]["cpuCores"] > 0
 

@@ -79,6 +79,7 @@ def ensure_image(spec: ImageSpec, ca_bundle: Path | None) -> ImageArchive:
             rootfs = build_rootfs(spec, Path(tmp) / "rootfs", ca_bundle)
             config = ImageConfig(entrypoint=spec.entrypoint, env=spec.env, user=spec.user)
             write_archive(rootfs, config, reference, archive)
+        _prune(spec.name)
     return _result(spec.name, reference, archive)
 
 
@@ -94,10 +95,11 @@ def ensure_pause_image() -> ImageArchive:
             rootfs.mkdir()
             _go(["build", "-trimpath", "-ldflags=-s -w", "-o", str(rootfs / "pause"), "."], PAUSE_SOURCE, _go_env())
             write_archive(rootfs, ImageConfig(entrypoint="/pause"), reference, archive)
+        _prune("pause")
     return _result("pause", reference, archive)
 
 
-def prune(name: str, keep: int = 2) -> None:
+def _prune(name: str, keep: int = 2) -> None:
     """Each edit of the tree makes a new archive of a few hundred MB: keep the newest `keep`
     of an image (a worktree next to this one may still use the one before)."""
     archives = sorted(images_dir().glob(f"{name}-*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)

@@ -52,6 +52,8 @@ def install_commands(spec: ImageSpec, ca_bundle: Path | None) -> list[str]:
     if spec.provisions_cache:
         cache = spec.env["SCHEDCP_CACHE_DIR"]
         commands.append(f"SCHEDCP_CACHE_DIR={cache} {VENV_DIR}/bin/python -c {shlex.quote(_PROVISION)}")
+        # The chart copies the cache as the non-root user: apt leaves parts of it to root.
+        commands.append(f"chmod -R a+rX {cache}")
     if spec.user != "0":
         uid, gid = spec.user.split(":")
         commands += [
