@@ -7,6 +7,7 @@ down by the same code as `schedcp dev node down`, which one test checks leaves n
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import time
 from collections.abc import Iterator
@@ -24,8 +25,21 @@ CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 NODE_NAME = "schedcp-test-node"
 
 
+# A node's names are the host's (cni0, 10.244.0.0/24, KUBE- chains, the cgroup root): two
+# test runs on one machine (CI beside a developer's) take turns instead of tearing down
+# each other's node.
+HOST_LOCK = Path("/run/lock/schedcp-realnode.lock")
+
+
 @pytest.fixture(scope="session")
 def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
+    HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with HOST_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield from _cluster(tmp_path_factory)
+
+
+def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     cluster = DevCluster(tmp_path_factory.mktemp("node-control-plane"), host_address=hostnet.host_address())
     cluster.start()
     try:
