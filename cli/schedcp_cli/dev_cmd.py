@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from schedcp.provisioning.guest import base_initramfs
@@ -15,6 +17,11 @@ from schedcp_cli.devcluster.etcd import ensure_etcd
 from schedcp_cli.devcluster.helmbuild import ensure_helm
 from schedcp_cli.devcluster.kubebuild import ensure_kubernetes_binaries
 from schedcp_cli.devcluster.paths import default_state_dir
+from schedcp_cli.devimages.build import ImageArchive, ensure_image, ensure_pause_image
+from schedcp_cli.devimages.spec import IMAGES
+from schedcp_cli.devnode import hostnet
+from schedcp_cli.devnode.node import DevNode, node_state_dir, teardown
+from schedcp_cli.devnode.runtime import ensure_containerd
 
 
 def _attach(args: argparse.Namespace) -> DevCluster | None:
@@ -32,7 +39,8 @@ def _up(args: argparse.Namespace) -> int:
     if existing:
         existing.stop()
     started = time.monotonic()
-    info = DevCluster(args.state_dir, detached=True).start()
+    host_address = hostnet.host_address() if args.for_nodes else None
+    info = DevCluster(args.state_dir, detached=True, host_address=host_address).start()
     print(f"control plane ready at {info.server} in {time.monotonic() - started:.1f}s")
     print(f"export KUBECONFIG={info.kubeconfig}")
     return 0
@@ -73,6 +81,7 @@ def _prepare(args: argparse.Namespace) -> int:
         ("helm", ensure_helm),
         ("sched_ext kernel", provision_kernel),
         ("guest userland", base_initramfs),
+        ("containerd", ensure_containerd),
     )
     for name, step in steps:
         started = time.monotonic()
@@ -96,6 +105,41 @@ def _prepare_scx(crates: tuple[str, ...]) -> int:
     return 1 if failed else 0
 
 
+def _images(args: argparse.Namespace) -> int:
+    """Build (or find in the cache) each image archive, timed, with its size."""
+    for spec in IMAGES:
+        _timed_image(functools.partial(ensure_image, spec, args.ca_bundle))
+    _timed_image(ensure_pause_image)
+    return 0
+
+
+def _timed_image(build: Callable[[], ImageArchive]) -> ImageArchive:
+    started = time.monotonic()
+    image = build()
+    print(f"image {image.reference}: {image.size_bytes / 1e6:.0f} MB in {time.monotonic() - started:.1f}s", flush=True)
+    return image
+
+
+def _node_up(args: argparse.Namespace) -> int:
+    cluster = _attach(args)
+    if not cluster or not cluster.info:
+        return 1
+    if cluster.info.host_address is None:
+        print("the dev cluster serves on 127.0.0.1 only: `schedcp dev cluster up --for-nodes` first")
+        return 1
+    images = [ensure_image(spec, args.ca_bundle) for spec in IMAGES]
+    started = time.monotonic()
+    DevNode(cluster.info, args.name, detached=True).start(images, ensure_pause_image())
+    print(f"node {args.name} Ready in {time.monotonic() - started:.1f}s; images: {', '.join(i.reference for i in images)}")
+    return 0
+
+
+def _node_down(args: argparse.Namespace) -> int:
+    teardown(node_state_dir(args.name))
+    print(f"node {args.name} removed")
+    return 0
+
+
 def _scx_crates(text: str) -> tuple[str, ...]:
     crates = tuple(c.strip() for c in text.split(",") if c.strip()) if text else SCX_CRATES
     if unknown := [c for c in crates if c not in SCX_CRATES]:
@@ -111,14 +155,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="also build the scx schedulers (all, or the given crates) with cargo: "
                               "about 20 minutes for the first on two cores, 5-8 for each next")
     prepare.set_defaults(func=_prepare)
-    cluster = dev_actions.add_parser("cluster", help="etcd + kube-apiserver + kube-controller-manager on 127.0.0.1")
+    ca_bundle = argparse.ArgumentParser(add_help=False)
+    ca_bundle.add_argument(
+        "--ca-bundle", type=Path, default=Path("/etc/ssl/certs/ca-certificates.crt"),
+        help="CA certificates pip trusts while building images (HTTPS through an intercepting proxy needs the "
+             "host's bundle; the default); removed from the image afterwards",
+    )
+    dev_actions.add_parser(
+        "images", help="build the operator, node-agent and pause images from Debian packages and this tree",
+        parents=[ca_bundle],
+    ).set_defaults(func=_images)
+    cluster = dev_actions.add_parser("cluster", help="etcd + kube-apiserver + kube-controller-manager (+ kube-scheduler)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--state-dir", type=Path, default=default_state_dir())
     actions = cluster.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="start (builds Kubernetes into the cache on first use)", parents=[common])
+    up.add_argument("--for-nodes", action="store_true",
+                    help="serve on the host's address and run kube-scheduler, so that `dev node up` can join")
+    up.set_defaults(func=_up)
     for name, func, text in (
-        ("up", _up, "start (builds Kubernetes into the cache on first use)"),
         ("down", _down, "stop every process of the cluster"),
         ("env", _env, "print shell exports for kubectl"),
         ("status", _status, "show whether the processes run"),
     ):
         actions.add_parser(name, help=text, parents=[common]).set_defaults(func=func)
+    node = dev_actions.add_parser("node", help="a real node: containerd, kubelet, kube-proxy joined to the dev cluster")
+    node_actions = node.add_subparsers(dest="action", required=True)
+    named = argparse.ArgumentParser(add_help=False)
+    named.add_argument("--name", default="dev-node-1")
+    node_actions.add_parser(
+        "up", help="build and import the images, start the node, wait for Ready", parents=[common, named, ca_bundle]
+    ).set_defaults(func=_node_up)
+    node_actions.add_parser(
+        "down", help="stop it and undo all it changed on the host (also after a crash)", parents=[named]
+    ).set_defaults(func=_node_down)

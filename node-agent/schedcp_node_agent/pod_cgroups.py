@@ -204,14 +204,24 @@ class PodCgroupResolver:
 
 
 def pod_pids(pod: PodCgroup) -> list[int]:
-    """Every process in the pod: they live in its container (and runtime-monitor) cgroups,
-    which may nest further, so the whole subtree is read. Cgroups removed during the walk
+    """Every process of the pod's own work: those in the pod's cgroup itself (where processes
+    placed by hand live) and in its containers' (and runtime monitors') subtrees, which may
+    nest further. Any other child is the runtime's sandbox (containerd puts the pause process
+    in a cgroup named after the sandbox id, next to the containers) or a container the pod's
+    status does not list yet: neither is the pod's work. Cgroups removed during the walk
     (ENOENT, or ENODEV once open) are skipped: containers come and go."""
-    pids: set[int] = set()
-    for directory, _, _ in os.walk(pod.path):
-        try:
-            pids.update(map(int, Path(directory, "cgroup.procs").read_bytes().split()))
-        except OSError as error:
-            if error.errno not in (errno.ENOENT, errno.ENODEV):
-                raise
+    pids = set(_procs(pod.path))
+    tops = [top for c in pod.containers for top in (c.path, c.monitor) if top is not None]
+    for top in tops:
+        for directory, _, _ in os.walk(top):
+            pids.update(_procs(Path(directory)))
     return sorted(pids)
+
+
+def _procs(directory: Path) -> list[int]:
+    try:
+        return list(map(int, (directory / "cgroup.procs").read_bytes().split()))
+    except OSError as error:
+        if error.errno not in (errno.ENOENT, errno.ENODEV):
+            raise
+        return []

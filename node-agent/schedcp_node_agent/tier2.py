@@ -74,17 +74,25 @@ class Tier2Profiler:
 
     def _read(self) -> None:
         assert self._process and self._process.stdout and self._process.stderr
+        # BCC itself prints plain text on stdout (e.g. when the kernel headers are missing):
+        # such a line is kept for the failure message, never taken for a report.
+        text: deque[str] = deque(maxlen=3)
         for line in self._process.stdout:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                text.append(line.strip())
+                log.info("BCC collector: %s", line.strip())
+                continue
             if message.get("ready"):
                 self.ready.set()
                 log.info("tier 2 (BCC) profiling is running")
             else:
                 with self._lock:
                     self._intervals.append(message)
-        error = self._process.stderr.read().strip().splitlines()
+        error = [*text, *self._process.stderr.read().strip().splitlines()[-3:]]
         self.ready.clear()
-        self.failure = f"the BCC collector exited ({self._process.wait()}): {' | '.join(error[-3:])}"[:900]
+        self.failure = f"the BCC collector exited ({self._process.wait()}): {' | '.join(error)}"[:900]
         log.warning("%s", self.failure)
 
     def summary(self, cgroup_id: int) -> Tier2Metrics:

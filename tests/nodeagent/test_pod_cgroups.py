@@ -166,14 +166,34 @@ def test_no_cgroup_filesystem_is_an_error(tmp_path: Path) -> None:
         detect_hierarchies(tmp_path)
 
 
-def test_pids_are_read_from_the_whole_subtree(tmp_path: Path) -> None:
+SANDBOX = "fedcba9876543210" * 4
+
+
+def test_pids_are_read_from_the_pod_and_its_containers_subtrees(tmp_path: Path) -> None:
     cpu, _unified = host(tmp_path, "v2")
     pod_dir = cpu / f"kubepods/pod{UID}"
-    for relative, procs in [(".", ""), (CID, "12\n7\n"), (f"{CID}/nested", "40\n"), ("crio-conmon-x", "7\n")]:
+    layout = [(".", "3\n"), (f"crio-{CID}", "12\n7\n"), (f"crio-{CID}/nested", "40\n"), (f"crio-conmon-{CID}", "8\n")]
+    for relative, procs in layout:
         (pod_dir / relative).mkdir(parents=True, exist_ok=True)
         (pod_dir / relative / "cgroup.procs").write_text(procs)
 
-    assert pod_pids(PodCgroupResolver(tmp_path).resolve(UID)) == [7, 12, 40]
+    pod = PodCgroupResolver(tmp_path).resolve(UID, container_ids=[f"cri-o://{CID}"])
+
+    assert pod_pids(pod) == [3, 7, 8, 12, 40]
+
+
+def test_the_sandbox_pause_process_is_not_one_of_the_pods(tmp_path: Path) -> None:
+    """containerd gives the sandbox (pause) its own cgroup beside the containers', named
+    after the sandbox id, which the pod's status never lists."""
+    cpu, _unified = host(tmp_path, "v1")
+    pod_dir = cpu / f"kubepods/besteffort/pod{UID}"
+    for relative, procs in [(".", ""), (SANDBOX, "99\n"), (CID, "12\n")]:
+        (pod_dir / relative).mkdir(parents=True, exist_ok=True)
+        (pod_dir / relative / "cgroup.procs").write_text(procs)
+
+    pod = PodCgroupResolver(tmp_path).resolve(UID, QosClass.BEST_EFFORT, [f"containerd://{CID}"])
+
+    assert pod_pids(pod) == [12]
 
 
 # The host's real cgroup tree: a real process in a real pod cgroup.

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 90
 INFO_FILE = "cluster.json"
+SERVICE_RANGE = "10.96.0.0/16"
+# The `kubernetes` Service: the first address of the range, and the names pods resolve it by.
+SERVICE_ADDRESS = "10.96.0.1"
+SERVICE_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
 
 
 class ClusterInfo(BaseModel):
@@ -42,9 +46,11 @@ class ClusterInfo(BaseModel):
     kubectl: Path
     pids: dict[str, int]
     kubernetes_version: str
+    # Set when real nodes join: the address their kubelets and pods reach the API server on.
+    host_address: str | None = None
 
 
-def _kubeconfig(path: Path, server: str, ca: Path, user: pki.Pair) -> Path:
+def write_kubeconfig(path: Path, server: str, ca: Path, user: pki.Pair) -> Path:
     document = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -58,7 +64,7 @@ def _kubeconfig(path: Path, server: str, ca: Path, user: pki.Pair) -> Path:
     return path
 
 
-def _tail(path: Path, lines: int = 25) -> str:
+def log_tail(path: Path, lines: int = 25) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -66,9 +72,13 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 
 class DevCluster:
-    def __init__(self, state_dir: Path, *, detached: bool = False) -> None:
+    def __init__(self, state_dir: Path, *, detached: bool = False, host_address: str | None = None) -> None:
+        """`host_address`: serve on this address of the host instead of 127.0.0.1 and run
+        kube-scheduler, so that real kubelets can join and their pods reach the API server
+        (through the `kubernetes` Service, whose 10.96.0.1 the serving certificate names)."""
         self.state_dir = state_dir
         self.detached = detached
+        self.host_address = host_address
         self.pids: dict[str, int] = {}
         self.info: ClusterInfo | None = None
 
@@ -93,18 +103,23 @@ class DevCluster:
     def _start(self, bin_dir: Path, etcd: Path) -> ClusterInfo:
         certs = self.state_dir / "pki"
         ca = pki.Authority(certs)
-        serving = ca.issue("apiserver", "kube-apiserver", server=True)
+        addresses = (self.host_address, SERVICE_ADDRESS) if self.host_address else ()
+        serving = ca.issue("apiserver", "kube-apiserver", server=True, addresses=addresses, dns_names=SERVICE_NAMES)
         admin = ca.issue("admin", "schedcp-admin", organization="system:masters")
         manager = ca.issue("controller-manager", "system:kube-controller-manager")
         service_accounts = pki.service_account_keys(certs)
         etcd_url = self._start_etcd(etcd)
         port = free_port()
-        server = f"https://127.0.0.1:{port}"
-        self._spawn("kube-apiserver", self._apiserver_args(bin_dir, port, etcd_url, ca.pair, serving, service_accounts))
-        kubeconfig = _kubeconfig(self.state_dir / "admin.kubeconfig", server, ca.pair.cert, admin)
+        server = f"https://{self.host_address or '127.0.0.1'}:{port}"
+        self._spawn("kube-apiserver", self._apiserver_args(bin_dir, port, etcd_url, ca, serving, service_accounts))
+        kubeconfig = write_kubeconfig(self.state_dir / "admin.kubeconfig", server, ca.pair.cert, admin)
         self._wait_ready(server, ca.pair.cert, admin)
-        manager_config = _kubeconfig(self.state_dir / "controller-manager.kubeconfig", server, ca.pair.cert, manager)
+        manager_config = write_kubeconfig(self.state_dir / "controller-manager.kubeconfig", server, ca.pair.cert, manager)
         self._spawn("kube-controller-manager", self._manager_args(bin_dir, manager_config, ca.pair, service_accounts))
+        if self.host_address:
+            scheduler = ca.issue("scheduler", "system:kube-scheduler")
+            scheduler_config = write_kubeconfig(self.state_dir / "scheduler.kubeconfig", server, ca.pair.cert, scheduler)
+            self._spawn("kube-scheduler", self._scheduler_args(bin_dir, scheduler_config))
         self.info = ClusterInfo(
             state_dir=self.state_dir,
             server=server,
@@ -113,6 +128,7 @@ class DevCluster:
             kubectl=bin_dir / "kubectl",
             pids=self.pids,
             kubernetes_version=KUBERNETES_VERSION,
+            host_address=self.host_address,
         )
         (self.state_dir / INFO_FILE).write_text(self.info.model_dump_json(indent=2))
         return self.info
@@ -139,23 +155,30 @@ class DevCluster:
         return client_url
 
     def _apiserver_args(
-        self, bin_dir: Path, port: int, etcd_url: str, ca: pki.Pair, serving: pki.Pair, sa: pki.Pair
+        self, bin_dir: Path, port: int, etcd_url: str, ca: pki.Authority, serving: pki.Pair, sa: pki.Pair
     ) -> list[str]:
+        address = self.host_address or "127.0.0.1"
+        # For `kubectl logs` and `exec`, which the API server forwards to the kubelet.
+        kubelet_client = ca.issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", organization="system:masters")
         return [
             str(bin_dir / "kube-apiserver"),
             f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={address}",
+            f"--advertise-address={address}",
             f"--secure-port={port}",
             f"--tls-cert-file={serving.cert}",
             f"--tls-private-key-file={serving.key}",
-            f"--client-ca-file={ca.cert}",
+            f"--client-ca-file={ca.pair.cert}",
+            f"--kubelet-client-certificate={kubelet_client.cert}",
+            f"--kubelet-client-key={kubelet_client.key}",
+            # Node names are not in any DNS here.
+            "--kubelet-preferred-address-types=InternalIP",
             f"--service-account-key-file={sa.cert}",
             f"--service-account-signing-key-file={sa.key}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
-            "--service-cluster-ip-range=10.96.0.0/16",
+            f"--service-cluster-ip-range={SERVICE_RANGE}",
             "--profiling=false",
         ]
 
@@ -173,6 +196,17 @@ class DevCluster:
             f"--secure-port={free_port()}",
         ]
 
+    def _scheduler_args(self, bin_dir: Path, kubeconfig: Path) -> list[str]:
+        return [
+            str(bin_dir / "kube-scheduler"),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+        ]
+
     def _wait_ready(self, server: str, ca: Path, user: pki.Pair) -> None:
         context = ssl.create_default_context(cafile=str(ca))
         context.load_cert_chain(str(user.cert), str(user.key))
@@ -180,7 +214,7 @@ class DevCluster:
         while time.monotonic() < deadline:
             for name, pid in self.pids.items():
                 if not processes.alive(pid):
-                    raise RuntimeError(f"{name} exited while starting:\n{_tail(self.logs / f'{name}.log')}")
+                    raise RuntimeError(f"{name} exited while starting:\n{log_tail(self.logs / f'{name}.log')}")
             try:
                 with urllib.request.urlopen(f"{server}/readyz", context=context, timeout=5) as reply:
                     if reply.status == 200:
@@ -188,7 +222,7 @@ class DevCluster:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.5)
-        raise TimeoutError(f"kube-apiserver not ready in {READY_TIMEOUT_SECONDS}s:\n{_tail(self.logs / 'kube-apiserver.log')}")
+        raise TimeoutError(f"kube-apiserver not ready in {READY_TIMEOUT_SECONDS}s:\n{log_tail(self.logs / 'kube-apiserver.log')}")
 
     def stop(self) -> None:
         # Reverse order: the API server goes before the etcd it writes to.

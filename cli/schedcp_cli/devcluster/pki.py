@@ -50,31 +50,49 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.Certific
 
 
 class Authority:
-    """A throwaway CA that signs everything one dev cluster needs."""
+    """A throwaway CA that signs everything one dev cluster needs: made in `directory` on
+    first use, loaded from it later (a node joining the cluster gets its certificates there)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.name = _name("schedcp-dev-ca")
+        self.pair = Pair(directory / "ca.crt", directory / "ca.key")
+        if self.pair.key.is_file():
+            loaded = serialization.load_pem_private_key(self.pair.key.read_bytes(), password=None)
+            assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+            self.key = loaded
+            return
         directory.mkdir(parents=True, exist_ok=True)
         self.key = ec.generate_private_key(ec.SECP256R1())
-        self.name = _name("schedcp-dev-ca")
         cert = (
             _builder(self.name, self.name, self.key.public_key())
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
             .sign(self.key, hashes.SHA256())
         )
-        self.pair = Pair(directory / "ca.crt", directory / "ca.key")
         self.pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_key(self.key, self.pair.key)
 
-    def issue(self, stem: str, common_name: str, *, organization: str | None = None, server: bool = False) -> Pair:
+    def issue(
+        self, stem: str, common_name: str, *, organization: str | None = None, server: bool = False,
+        addresses: tuple[str, ...] = (), dns_names: tuple[str, ...] = (),
+    ) -> Pair:
+        """A client certificate, or with `server` a serving one for localhost, 127.0.0.1 and
+        the given `addresses` and `dns_names`."""
         key = ec.generate_private_key(ec.SECP256R1())
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = _builder(_name(common_name, organization), self.name, key.public_key()).add_extension(
-            x509.ExtendedKeyUsage([usage]), critical=False
+        # Key identifiers: Python 3.13's default TLS context (strict X.509, as in the images'
+        # trixie Python) refuses a chain whose certificates lack them.
+        builder = (
+            _builder(_name(common_name, organization), self.name, key.public_key())
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         )
         if server:
-            names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            names: list[x509.GeneralName] = [x509.DNSName(n) for n in ("localhost", *dns_names)]
+            names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", *addresses)]
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         pair = Pair(self.directory / f"{stem}.crt", self.directory / f"{stem}.key")
         pair.cert.write_bytes(builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))

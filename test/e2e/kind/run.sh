@@ -22,6 +22,8 @@
 #   SCHEDCP_E2E_ARTIFACTS   where diagnostics and the kubeconfig go (default: a new temp dir)
 #   SCHEDCP_E2E_TIMEOUT     seconds a policy may take to reach its phase (default 900)
 #   SCHEDCP_E2E_AUTO        0: never run the Auto-mode part
+#   SCHEDCP_CA_BUNDLE       a CA bundle for the image builds' pip (HTTPS through an intercepting
+#                           proxy), e.g. /etc/ssl/certs/ca-certificates.crt
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
@@ -206,8 +208,12 @@ done
 log "building $operator_image and $agent_image (context: the repository root)"
 # The scx binaries the repository pins, as `schedcp dev prepare --scx` built them.
 scx_cache=${SCHEDCP_SCX_CACHE:-$HOME/.cache/schedcp/scx}
-"$engine" build -f operator/Dockerfile --build-context scx="$scx_cache" -t "$operator_image" .
-"$engine" build -f node-agent/Dockerfile --build-context scx="$scx_cache" -t "$agent_image" .
+# Behind an HTTPS-intercepting proxy, pip in the builds needs the CA bundle that trusts it:
+# SCHEDCP_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt (the Dockerfiles' `ca-bundle` secret).
+ca_secret=()
+[[ -z ${SCHEDCP_CA_BUNDLE:-} ]] || ca_secret=(--secret "id=ca-bundle,src=$SCHEDCP_CA_BUNDLE")
+"$engine" build -f operator/Dockerfile --build-context scx="$scx_cache" "${ca_secret[@]}" -t "$operator_image" .
+"$engine" build -f node-agent/Dockerfile --build-context scx="$scx_cache" "${ca_secret[@]}" -t "$agent_image" .
 
 log "loading the images into the nodes"
 for image in "$operator_image" "$agent_image"; do

@@ -1,0 +1,3 @@
+module schedcp.local/pause
+
+go 1.24
