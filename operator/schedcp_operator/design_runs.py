@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from schedcp.api.v1alpha1.policy import Mode, Phase, SchedulerPolicySpec
 from schedcp.lifetime import die_with_parent
-from schedcp_operator.design_task import TRY_LATER, DesignTask
+from schedcp_operator.design_exchange import TRY_LATER, DesignTask
 from schedcp_operator.lifecycle import Settings, spec_digest
 from schedcp_operator.policy_handlers import RESOURCE
 from schedcp_operator.wakeups import wakeups_of

@@ -15,74 +15,38 @@ Exit status: 0 with the result in the journal, TRY_LATER when Claude was unreach
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sys
 from collections.abc import Callable
-from typing import Literal
 
 import anthropic
 from kubernetes import client
-from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.base import ObjectReference
-from schedcp.api.v1alpha1.policy import (
-    ChosenRevision,
-    DesignCost,
-    DesignerKind,
-    Reason,
-    SchedulerPolicySpec,
-    TriedDesign,
-)
+from schedcp.api.v1alpha1.policy import ChosenRevision, DesignCost, DesignerKind, Reason
+from schedcp.api.v1alpha1.revision import SchedulerRevisionSpec
+from schedcp.api.v1alpha1.template import TemplateSource, parse_binary
 from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement
 from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.profile import performance_goal
 from schedcp_operator.design.repository import Repository
 from schedcp_operator.design.tools import Workspace
+from schedcp_operator.design_exchange import (
+    PROGRESS_KEY,
+    RESULT_KEY,
+    TRY_LATER,
+    DesignProgress,
+    DesignResult,
+    DesignTask,
+)
 from schedcp_operator.kube import api_client
-from schedcp_operator.revisions import Revisions, revision_name, revision_spec
+from schedcp_operator.revisions import Revisions, revision_name
 from schedcp_operator.workload import observe_workload
 from schedcp_operator.world import ApiWorld
 
 log = logging.getLogger("schedcp.design")
-
-PROGRESS_KEY = "progress.json"
-RESULT_KEY = "result.json"
-TRY_LATER = 75  # EX_TEMPFAIL
-
-
-class DesignTask(BaseModel):
-    """What the operator hands the design's process."""
-
-    namespace: str
-    name: str
-    uid: str
-    spec: SchedulerPolicySpec
-    spec_digest: str
-    artifacts_namespace: str
-
-    @property
-    def ref(self) -> ObjectReference:
-        return ObjectReference(name=self.name, namespace=self.namespace)
-
-    def journal(self, api: client.ApiClient) -> DesignJournal:
-        return DesignJournal(api, self.artifacts_namespace, self.namespace, self.name, self.uid, self.spec_digest)
-
-
-class DesignProgress(BaseModel):
-    reason: Literal[Reason.DESIGNING, Reason.DESIGNER_UNREACHABLE] = Reason.DESIGNING
-    message: str
-
-
-class DesignResult(BaseModel):
-    """How the design ended: a revision (Designed), or the reason there is none."""
-
-    reason: Literal[Reason.DESIGNED, Reason.NO_IMPROVEMENT, Reason.DESIGN_FAILED, Reason.BUDGET_EXHAUSTED]
-    message: str
-    revision: ChosenRevision | None = None
-    cost: DesignCost | None = None
-    tried: list[TriedDesign] = []
-
 
 def run_design(api: client.ApiClient, task: DesignTask) -> None:
     """Design, and record how it ended; DesignInterrupted propagates (try again later)."""
@@ -126,12 +90,21 @@ def _design(api: client.ApiClient, task: DesignTask, journal: DesignJournal, rep
     return design_with_claude(loop, ws)
 
 
+def _revision_spec(policy: ObjectReference, record: DesignRecord) -> SchedulerRevisionSpec:
+    candidate = record.outcome.candidate
+    digest = hashlib.sha256(candidate.source.encode()).hexdigest()
+    binary = parse_binary(candidate.source)
+    source = TemplateSource(binary=binary, sha256=digest) if binary else TemplateSource(code=candidate.source, sha256=digest)
+    return SchedulerRevisionSpec(policy_ref=policy, template=candidate.template, source=source,
+                                 tunables=candidate.tunables, provenance=record.provenance())
+
+
 def _publish(api: client.ApiClient, task: DesignTask, record: DesignRecord) -> DesignResult:
     """The verified design as an immutable SchedulerRevision; the result names it."""
     report = record.outcome.report
     assert report.object_sha256, "a verified design has an object digest"
     name = revision_name(task.name, report.object_sha256)
-    Revisions(api, task.artifacts_namespace).create(name, revision_spec(task.ref, record), report)
+    Revisions(api, task.artifacts_namespace).create(name, _revision_spec(task.ref, record), report)
     candidate = record.outcome.candidate
     spend = record.spend
     return DesignResult(

@@ -50,7 +50,7 @@ from schedcp_operator.assessment import VALID
 from schedcp_operator.consent import holdouts, neighbours, waiting_message
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
-from schedcp_operator.design_task import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
+from schedcp_operator.design_exchange import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
 from schedcp_operator.evaluation import Judgement, judge, judge_neighbours
 from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_rollout import NodeRollouts, counts, not_yet_back, touched

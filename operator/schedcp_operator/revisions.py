@@ -24,7 +24,6 @@ from schedcp.api.v1alpha1.base import (
     VERSION,
     ConditionStatus,
     ConditionType,
-    ObjectReference,
     RevisionReference,
 )
 from schedcp.api.v1alpha1.kinds import SCHEDULER_REVISION
@@ -35,13 +34,11 @@ from schedcp.api.v1alpha1.revision import (
     StageResult,
     VerificationReport,
 )
-from schedcp.api.v1alpha1.template import TemplateSource, parse_binary
 from schedcp.artifacts import OBJECT_KEY, object_configmap_name
 from schedcp.building import compile_scheduler
 from schedcp.conditions import set_condition
 from schedcp.naming import NAME_MAX, fit, label_value
 from schedcp.provisioning.kernel import provision_kernel
-from schedcp_operator.design.designer import DesignRecord
 
 DIGEST_LENGTH = 12
 
@@ -52,15 +49,6 @@ class PublishRefused(Exception):
 
 def revision_name(policy: str, object_sha256: str) -> str:
     return f"{fit(policy, NAME_MAX - DIGEST_LENGTH - 1)}-{object_sha256[:DIGEST_LENGTH]}"
-
-
-def revision_spec(policy: ObjectReference, record: DesignRecord) -> SchedulerRevisionSpec:
-    candidate = record.outcome.candidate
-    digest = hashlib.sha256(candidate.source.encode()).hexdigest()
-    binary = parse_binary(candidate.source)
-    source = TemplateSource(binary=binary, sha256=digest) if binary else TemplateSource(code=candidate.source, sha256=digest)
-    return SchedulerRevisionSpec(policy_ref=policy, template=candidate.template, source=source,
-                                 tunables=candidate.tunables, provenance=record.provenance())
 
 
 def verification_status(report: VerificationReport) -> SchedulerRevisionStatus:

@@ -22,7 +22,8 @@ from schedcp.api.v1alpha1.policy import CandidateVerdict, ObjectiveKind, Phase, 
 from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.verifying.performance import PerformanceGoal
 from schedcp_operator.design import tools
-from schedcp_operator.design_task import DesignTask, run_design
+from schedcp_operator.design_exchange import DesignTask
+from schedcp_operator.design_task import run_design
 from schedcp_operator.lifecycle import Event, Lifecycle, Settings
 from schedcp_operator.policy_view import PolicyView
 from tests.design.gate_stub import slower_than_eevdf
