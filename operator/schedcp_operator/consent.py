@@ -26,9 +26,14 @@ def neighbours(world: World, namespace: str, nodes: Iterable[str]) -> dict[str, 
     return {ns: sorted(where) for ns, where in sorted(found.items())}
 
 
-def holdouts(world: World, namespace: str, domain: list[str]) -> list[Rules]:
-    """The rules of each namespace whose pods on `domain` (nodes of one kernel) did not consent."""
-    opted = world.nodes_labelled({AUTO_NODE_LABEL: "true"})
+def opted_in(world: World) -> set[str]:
+    """The nodes an admin opted in to Auto policies, whoever runs pods there."""
+    return world.nodes_labelled({AUTO_NODE_LABEL: "true"})
+
+
+def holdouts(world: World, namespace: str, domain: list[str], opted: set[str]) -> list[Rules]:
+    """The rules of each namespace whose pods on `domain` (nodes of one kernel) did not
+    consent; `opted` is `opted_in(world)`, read once per step."""
     if domain and all(node in opted for node in domain):
         return []
     refusing = []

@@ -47,7 +47,7 @@ from schedcp.api.v1alpha1.revision import Approval
 from schedcp.conditions import find_condition, set_condition
 from schedcp.verifying.cache import verify_remembered
 from schedcp_operator.assessment import VALID
-from schedcp_operator.consent import holdouts, neighbours, waiting_message
+from schedcp_operator.consent import holdouts, neighbours, opted_in, waiting_message
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
 from schedcp_operator.design_exchange import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
@@ -356,7 +356,7 @@ class Lifecycle:
     def _rolling_out(self, st: _Step) -> None:
         workload = observe_workload(st.world, st.policy.namespace, st.policy.spec)
         assert st.status.rollout is not None
-        self._share(st, workload, {n.name: n for n in st.status.rollout.nodes})
+        self._share(st, {n.name: n for n in st.status.rollout.nodes}, kernel_domains(workload.nodes))
         if self._advance(st, workload, st.status.rollout.nodes):
             self._activate(st, workload)
         else:
@@ -372,7 +372,7 @@ class Lifecycle:
             st.enter(Phase.ROLLING_OUT, Reason.ROLLING_OUT, f"selected pods now run on {', '.join(arrived)} too")
             return
         # Another namespace's pods may land on a node long after the rollout: they are told too.
-        self._share(st, workload, {n.name: n for n in st.status.rollout.nodes})
+        self._share(st, {n.name: n for n in st.status.rollout.nodes}, kernel_domains(workload.nodes))
         self._advance(st, workload, st.status.rollout.nodes)
 
     # -- nodes (the mechanics are node_rollout's) ------------------------------------------
@@ -380,10 +380,10 @@ class Lifecycle:
     def _plan(self, st: _Step, workload: Workload) -> None:
         assert st.status.rollout is not None
         conflicts = self.nodes.plan(st.status.rollout, policy=st.policy, workload=workload, world=st.world,
-                                    hold_back=lambda entries: self._share(st, workload, entries))
+                                    hold_back=lambda entries, domains: self._share(st, entries, domains))
         self._report_conflicts(st, conflicts)
 
-    def _share(self, st: _Step, workload: Workload, entries: dict[str, NodeRollout]) -> None:
+    def _share(self, st: _Step, entries: dict[str, NodeRollout], domains: dict[str, list[str]]) -> None:
         """Name the namespaces whose pods share the policy's nodes (an Event when that changes),
         and hold an Auto rollout back on nodes where one of them did not consent."""
         namespace = st.policy.namespace
@@ -395,11 +395,11 @@ class Lifecycle:
                 st.events.append(Event("Normal", Reason.SHARED_NODES,
                                        f"pods of other namespaces share this policy's nodes: {where}"))
         before = {n.name: (n.phase, n.message) for n in st.policy.status.rollout.nodes} if st.policy.status.rollout else {}
-        domains = kernel_domains(workload.nodes)
+        opted = opted_in(st.world) if _auto(st) else set()
         for entry in entries.values():
             if entry.phase not in (NodePhase.PENDING, NodePhase.RECOMMENDED) or entry.since:
                 continue
-            refusing = holdouts(st.world, namespace, domains.get(entry.name, [entry.name])) if _auto(st) else []
+            refusing = holdouts(st.world, namespace, domains.get(entry.name, [entry.name]), opted) if _auto(st) else []
             entry.phase, entry.reason, entry.message = (
                 (NodePhase.RECOMMENDED, Reason.AWAITING_CONSENT, waiting_message(entry.name, refusing)) if refusing
                 else (NodePhase.PENDING, None, ""))
@@ -463,10 +463,11 @@ class Lifecycle:
         world = world or self.api_world
         self._journal(policy).close()
         rollout = policy.status.model_copy(deep=True).rollout
-        self.nodes.revert(rollout, policy.ref, world.node_reports())
+        reports = world.node_reports()
+        self.nodes.revert(rollout, policy.ref, reports)
         if rollout is None:
             return None
-        waiting = not_yet_back(rollout, world.node_reports())
+        waiting = not_yet_back(rollout, policy.ref, reports)
         if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
             return f"waiting for {', '.join(waiting)} to report their previous scheduler"
         return None

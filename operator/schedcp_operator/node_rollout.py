@@ -46,10 +46,10 @@ class NodeRollouts:
         self.assignments = Assignments(api)
 
     def plan(self, rollout: RolloutProgress, *, policy: PolicyView, workload: Workload, world: World,
-             hold_back: Callable[[dict[str, NodeRollout]], None]) -> list[str]:
+             hold_back: Callable[[dict[str, NodeRollout], dict[str, list[str]]], None]) -> list[str]:
         """Which nodes take part, which are canaries, which yield to a policy that outranks
         this one, which wait (`hold_back` marks them Recommended: the lifecycle's tenancy
-        rules), and which share a kernel with a node whose agent loads for them; returns
+        rules, given the kernel domains), and which share a kernel with a node whose agent loads for them; returns
         the conflicts found."""
         entries = {n.name: n for n in rollout.nodes}
         for host in workload.hosts():
@@ -66,7 +66,7 @@ class NodeRollouts:
             if rival:
                 entry.phase, entry.reason, entry.message = NodePhase.YIELDED, Reason.NODE_OWNED_BY_ANOTHER_POLICY, rival
                 conflicts.append(f"node {entry.name}: {rival}")
-        hold_back(entries)
+        hold_back(entries, domains)
         for entry in sorted(entries.values(), key=lambda n: n.name):
             loader = next((d for d in domains.get(entry.name, [entry.name]) if d in entries
                            and entries[d].phase not in (NodePhase.YIELDED, NodePhase.SHARED, NodePhase.REVERTED,
@@ -166,10 +166,14 @@ def touched(entry: NodeRollout) -> bool:
     return entry.phase in WRITTEN or (entry.phase == NodePhase.SHARED and entry.since is not None)
 
 
-def not_yet_back(rollout: RolloutProgress, nodes: dict[str, NodeReport]) -> list[str]:
-    """Reverted nodes whose agents do not report their previous scheduler yet."""
+def not_yet_back(rollout: RolloutProgress, policy: ObjectReference, nodes: dict[str, NodeReport]) -> list[str]:
+    """Reverted nodes whose agents do not report their previous scheduler yet.
+
+    A node the policy still owns in `nodes` counts too: a watch cache shows the revert's
+    write only after its event arrives, and the agent cannot have gone back before that."""
     return [e.name for e in rollout.nodes if e.phase in (*WRITTEN, NodePhase.REVERTED)
-            and (node := nodes.get(e.name)) is not None and node.spec.desired_revision == e.previous
+            and (node := nodes.get(e.name)) is not None
+            and (node.spec.desired_revision == e.previous or owned_by(node, policy))
             and not _back_on(node, e.previous)]
 
 

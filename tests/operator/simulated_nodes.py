@@ -76,6 +76,7 @@ class SimulatedNode:
         self.custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeSchedulerState", "metadata": {"name": name}, "spec": {}})
         self._stop = threading.Event()
+        self._quiet = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sim-{name}", daemon=True)
         self._thread.start()
 
@@ -90,8 +91,17 @@ class SimulatedNode:
         obj = self.custom.get_cluster_custom_object(GROUP, VERSION, PLURAL, self.name)
         return NodeSchedulerStateSpec.model_validate(obj.get("spec") or {})
 
+    def pause(self) -> None:
+        """The agent goes quiet: it neither loads nor reports until `resume`."""
+        self._quiet.set()
+
+    def resume(self) -> None:
+        self._quiet.clear()
+
     def _run(self) -> None:
         while not self._stop.wait(0.5):
+            if self._quiet.is_set():
+                continue
             try:
                 self._turn()
             # A real agent outlives an API server outage; a thread that ended here would

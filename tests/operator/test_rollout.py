@@ -242,6 +242,21 @@ def test_deleting_a_policy_reverts_its_nodes_before_it_goes(scene, operator) -> 
         assert node.loaded is None
 
 
+def test_a_deleted_policy_waits_for_its_nodes_to_report_their_previous_scheduler(scene, operator) -> None:
+    node = scene.node()
+    op = operator()
+    scene.apply(policy_body("web"))
+    scene.wait_phase("web", "Active", op)
+    node.pause()
+    scene.custom.delete_namespaced_custom_object(GROUP, VERSION, scene.namespace, PLURAL, "web")
+    op.wait_for_message(f"waiting for {node.name} to report their previous scheduler", timeout=60)
+    assert node.spec().desired_revision is None, "the revert is written before the wait"
+    assert scene.policy("web"), "the finalizer holds while the node still runs the policy's scheduler"
+    node.resume()
+    wait_until(lambda: not scene.policy("web"), 60, "policy gone", op.recent)
+    assert node.loaded is None
+
+
 def test_an_operator_down_during_deletion_finishes_it_when_it_returns(scene, operator) -> None:
     node = scene.node()
     op = operator()
