@@ -30,6 +30,7 @@ from schedcp.api.v1alpha1.revision import VerificationReport
 from schedcp.building import compile_scheduler
 from schedcp.provisioning.kernel import provision_kernel
 from schedcp.verifying.performance import PerformanceGoal
+from schedcp_cli.components import wait_until
 from schedcp_operator.design import tools
 from schedcp_operator.design.roles import EXECUTION, LEARNING, PLANNING
 from schedcp_operator.lifecycle import Event, Lifecycle, Settings
@@ -41,7 +42,7 @@ from tests.design.test_claude_loop import SYNTHESIZED, observation_turn
 from tests.messages_api.server import Expect, Reply, Turn, call
 from tests.operator.simulated_nodes import Behaviour, SimulatedNode
 from tests.operator.test_no_improvement import design
-from tests.operator.test_rollout import PLURAL, policy_body
+from tests.operator.test_rollout import PLURAL, Scene, policy_body
 
 pytestmark = pytest.mark.cluster
 
@@ -248,3 +249,32 @@ def test_an_operator_restarted_between_active_and_settling_records_the_outcome_o
         driver.step("e")
     [entry] = driver.history("latency-class", revision)
     assert entry["outcome"] == "Improved" and entry["after"]["runDelayP99Micros"] == 800
+
+
+@pytest.mark.vm  # the real verifier, as in test_rollout (its reports are remembered: no boot when they ran)
+def test_the_operator_process_killed_between_active_and_settling_records_the_outcome_once(
+        kube_cluster, namespace, start_operator) -> None:
+    scene = Scene(kube_cluster, namespace)
+    try:
+        _killed_between_active_and_settling(scene, start_operator)
+    finally:
+        scene.close()
+
+
+def _killed_between_active_and_settling(scene: Scene, start_operator: Callable[..., Any]) -> None:
+    node = scene.node()
+    args = ("--standalone", "--artifacts-namespace", scene.namespace, "--settle-seconds", "15")
+    victim = start_operator(*args)
+    scene.apply(policy_body("web", nodeSelector={"kubernetes.io/hostname": node.name}))
+    body = scene.wait_phase("web", "Active", victim)
+    victim.kill()
+    assert "outcome" not in body["status"]
+    successor = start_operator(*args)
+    revision = body["status"]["revision"]["name"]
+    wait_until(lambda: (scene.policy("web")["status"].get("outcome") or {}).get("recorded"), 120,
+               "the outcome recorded", successor.recent)
+    time.sleep(3 * 2.0)  # more steps: nothing more is recorded
+    history = scene.custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, "latency-class")
+    entries = [h for h in history["status"]["history"] if h["revision"] == revision]
+    assert [h["outcome"] for h in entries] == ["Improved"]
+    assert scene.events("web").count("OutcomeRecorded") == 1
