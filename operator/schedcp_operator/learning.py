@@ -24,6 +24,7 @@ in one short call; if that call fails, the structured lesson stands alone.
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import anthropic
@@ -129,11 +130,13 @@ class Learning:
 
     def lesson(self, policy: PolicyView, learned: LearnedOutcome, signature: str) -> str:
         """The learning role's one-line lesson, empty if Claude could not give one."""
+        if not os.environ.get("ANTHROPIC_API_KEY"):  # removed since the design: the structured lesson stands
+            return ""
         designer = policy.spec.designer
-        loop = ClaudeLoop(anthropic.Anthropic(timeout=LESSON_TIMEOUT_SECONDS, max_retries=1), designer.model,
-                          LESSON_BUDGET, max_repairs=1)
         ws = Workspace(profile_of(signature, learned.before), Repository.load(self.api))
         try:
+            loop = ClaudeLoop(anthropic.Anthropic(timeout=LESSON_TIMEOUT_SECONDS, max_retries=1), designer.model,
+                              LESSON_BUDGET, max_repairs=1)
             recorded = learn_with_claude(loop, ws, learned.template or "", learned.revision, learned.before,
                                          learned.after, measured=f"{learned.outcome}: {learned.note}")
         except (DesignError, anthropic.AnthropicError) as error:
