@@ -1,6 +1,7 @@
 """What one design costs: LLM calls, tokens, USD and wall time, verification split out.
 
     python -m benchmarks.design_loop [--model claude-sonnet-5-5] [--cold]
+    python -m benchmarks.design_loop --live --workloads FILE [--model claude-sonnet-5-5]
 
 Three designers on the same Workload Profile (latency pods next to batch pods):
 
@@ -22,16 +23,33 @@ Reports are remembered on disk (schedcp/verifying/cache.py): every design runs t
 one micro-VM boot for all candidates together (its wall time is reported, per design its
 share); with --cold the cache is a fresh directory, so everything boots. Warm: every
 report comes from the cache. Results: stdout and benchmarks/results/design_loop.md.
+
+`--live` runs the Claude designer (the operator's code: ClaudeLoop, the roles' prompts and
+the tools' schemas as `claude.role_request` builds them) on each labelled workload of FILE
+(YAML: objective, traits, goal, expected; by default benchmarks/design_loop_workloads.yaml,
+one per project template; tests/design/labelled_workloads.yaml has all 19) and
+prints per workload: calls, tokens, USD, wall time, the choice, whether it passed the
+verifier and how many repairs it took. With ANTHROPIC_API_KEY set it talks to the real
+API (or ANTHROPIC_BASE_URL); without one, to the local Messages API server, scripted to
+make each workload's labelled choice in three calls, so the same columns fill from the
+same code path. The labelled workloads carry no measured profile, so there is no
+performance gate: the verifier judges safety (a micro-VM run). What the cache lacks of the
+scripted choices is verified in one boot first; a live run boots for each new candidate.
+Results: stdout and benchmarks/results/design_loop_live.md (scripted) or
+design_loop_live-api.md (a real API run).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,14 +122,15 @@ def questions() -> list[tuple[str, str, dict[str, int]]]:
             ("synth", SYNTHESIZED, {})]
 
 
-def prewarm(directory: Path) -> tuple[float, set[str]]:
-    """Verify what the cache lacks in one boot and remember it; (seconds, report keys verified)."""
+def prewarm(directory: Path, asked: list[tuple[str, str, dict[str, int]]] | None = None) -> tuple[float, set[str]]:
+    """Verify what the cache lacks of `asked` (default: the three designs' questions) in one
+    boot and remember it; (seconds, report keys verified)."""
     from schedcp.provisioning.kernel import provision_kernel
     from schedcp.verifying.cache import report_key
     from schedcp.verifying.verifier import Candidate, verify_all
 
     release = provision_kernel().release
-    missing = [(label, source, tunables) for label, source, tunables in questions()
+    missing = [(label, source, tunables) for label, source, tunables in (questions() if asked is None else asked)
                if not (directory / f"{report_key(source, tunables, True, release)}.json").exists()]
     if not missing:
         return 0.0, set()
@@ -217,11 +236,142 @@ def table(rows: list[Row]) -> str:
     return markdown_table(headers, body)
 
 
+# -- live: the Claude designer on labelled workloads ----------------------------------------
+
+@dataclass
+class LiveRow:
+    workload: str
+    expected: str
+    calls: int
+    input_tokens: int  # cache writes and reads included
+    output_tokens: int
+    usd: Decimal
+    wall: float
+    choice: str
+    passed: bool
+    repairs: int
+
+
+def labelled(path: Path) -> list[dict]:
+    import yaml
+
+    return list(yaml.safe_load(path.read_text()))
+
+
+def workload_profile(case: dict):
+    from schedcp_operator.design.profile import WorkloadProfile
+
+    return WorkloadProfile(objective=case["objective"], traits=case["traits"], goal=case["goal"])
+
+
+def configured_question(template: str) -> tuple[str, str, dict[str, int]]:
+    """What configuring `template` with its defaults asks the verifier."""
+    from schedcp_operator.design.repository import Repository
+
+    spec = Repository.from_builtins().get(template).spec
+    tunables = {t.name: t.default for t in spec.tunables}
+    return template, spec.configured(tunables).text(), tunables
+
+
+def labelled_turns(case: dict) -> list:
+    """A repository hit on the labelled choice, as a model would make it: three calls."""
+    from schedcp_operator.design.roles import EXECUTION, OBSERVATION, PLANNING
+    from tests.messages_api.server import Expect, Reply, Turn, call
+
+    template = case["expected"]
+    return [
+        Turn(expect=Expect(tools=set(OBSERVATION.tools)),
+             reply=Reply(tool_calls=[call("describe_workload", description=case["goal"], goals=[case["goal"]])])),
+        Turn(expect=Expect(tools=set(PLANNING.tools)),
+             reply=Reply(tool_calls=[call("decide_plan", action="configure", template=template,
+                                          reason=f"the repository's ranking fits {case['objective']}")])),
+        Turn(expect=Expect(tools=set(EXECUTION.tools)),
+             reply=Reply(tool_calls=[call("propose_configuration", template=template), call("run_verifier"),
+                                     call("finish", rationale=f"{template} for {case['goal']}")])),
+    ]
+
+
+def design_live(case: dict, client, model: str, verifier: Callable) -> LiveRow:
+    from schedcp.api.v1alpha1.policy import Budget
+    from schedcp_operator.design.claude import ClaudeLoop, DesignError
+    from schedcp_operator.design.designer import design_with_claude
+    from schedcp_operator.design.repository import Repository
+    from schedcp_operator.design.tools import Workspace
+
+    loop = ClaudeLoop(client, model, Budget())
+    ws = Workspace(workload_profile(case), Repository.from_builtins(), verifier=verifier)
+    started = time.monotonic()
+    try:
+        record = design_with_claude(loop, ws)
+        choice, passed = record.outcome.candidate.template or "synthesized", record.outcome.report.passed
+    except DesignError as error:
+        choice, passed = f"none: {str(error)[:80]}", False
+    spend = loop.spend
+    return LiveRow(case["goal"][:60], case["expected"], spend.calls,
+                   spend.input_tokens + spend.cache_write_tokens + spend.cache_read_tokens, spend.output_tokens,
+                   spend.usd, time.monotonic() - started, choice, passed, loop.repairs)
+
+
+def live_table(rows: list[LiveRow]) -> str:
+    headers = ["workload", "labelled", "calls", "tokens in / out", "USD (list)", "wall s", "choice", "verifier",
+               "repairs"]
+    body = [[r.workload, r.expected, r.calls, f"{r.input_tokens:,} / {r.output_tokens:,}", f"{r.usd:.4f}",
+             f"{r.wall:.2f}", r.choice + ("" if r.choice == r.expected else " ≠"), "passed" if r.passed else "failed",
+             r.repairs] for r in rows]
+    total = [f"{len(rows)} workloads", f"{sum(r.choice == r.expected for r in rows)} chosen as labelled",
+             sum(r.calls for r in rows), f"{sum(r.input_tokens for r in rows):,} / {sum(r.output_tokens for r in rows):,}",
+             f"{sum((r.usd for r in rows), Decimal(0)):.4f}", f"{sum(r.wall for r in rows):.2f}", "",
+             f"{sum(r.passed for r in rows)} passed", sum(r.repairs for r in rows)]
+    return markdown_table(headers, [*body, total])
+
+
+def run_live(workloads: Path, model: str) -> None:
+    from anthropic import Anthropic
+
+    from schedcp.cache import cache_root
+    from tests.messages_api.server import start_messages_server
+
+    cases = labelled(workloads)
+    directory = cache_root() / "verified"
+    real = bool(os.environ.get("ANTHROPIC_API_KEY"))
+    with ExitStack() as stack:
+        if real:
+            client, where = Anthropic(), os.environ.get("ANTHROPIC_BASE_URL") or "the Anthropic API"
+            boot = ""
+        else:
+            server = stack.enter_context(start_messages_server())
+            server.script(*(turn for case in cases for turn in labelled_turns(case)))
+            client, where = server.client(), "the local Messages API server, scripted (no ANTHROPIC_API_KEY)"
+            seconds, booted = prewarm(directory, [configured_question(t) for t in sorted({c["expected"] for c in cases})])
+            boot = (f" The {len(booted)} choice(s) the verification cache lacked were verified first in one micro-VM "
+                    f"boot of {seconds:.1f} s, not counted in the rows." if booted else
+                    " Every choice's report was in the verification cache.")
+        rows = [design_live(case, client, model, TimedVerifier(directory)) for case in cases]
+        if not real:
+            server.assert_done()
+    command = "python -m benchmarks.design_loop " + " ".join(sys.argv[1:])
+    mode = "live API" if real else "scripted, local Messages API server"
+    text = (f"Design loop, live mode ({mode}), {date.today().isoformat()}: `{command}`\n\n"
+            f"The Claude designer on {len(cases)} labelled workloads of {workloads.name}, model {model} at list "
+            f"prices, against {where}.{boot} Safety verification only (the workloads carry no measured profile "
+            f"for the performance gate)." + ("" if real else " Tokens are the local server's estimate from request "
+            "sizes; the scripted replies are short, so output tokens are a floor.") + "\n\n" + live_table(rows))
+    print(text)
+    print(f"\nwritten: {write_result('design_loop_live-api.md' if real else 'design_loop_live.md', text)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=DEFAULT_MODEL, help="priced from pricing.py; the local server answers any")
     parser.add_argument("--cold", action="store_true", help="a fresh verification cache: every candidate boots")
+    parser.add_argument("--live", action="store_true",
+                        help="the Claude designer on each workload of --workloads (the real API with ANTHROPIC_API_KEY)")
+    parser.add_argument("--workloads", type=Path, default=Path(__file__).with_name("design_loop_workloads.yaml"),
+                        help="labelled workloads (YAML) for --live; tests/design/labelled_workloads.yaml has all 19")
     args = parser.parse_args()
+    if args.live:
+        run_live(args.workloads, args.model)
+        return
     from schedcp.cache import cache_root
 
     with ExitStack() as stack:

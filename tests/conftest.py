@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
+from schedcp.api.v1alpha1 import GROUP, SCHEDULER_TEMPLATE, VERSION
 from schedcp_cli.components import wait_until
 from schedcp_cli.devcluster.cluster import DevCluster
 from tests.api_link import ApiLink
@@ -41,6 +43,31 @@ def _fresh_namespace(kube_cluster: DevCluster) -> Iterator[str]:
     kube_cluster.kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force", "--wait=false",
                          check=False)
     kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    _forget_outcomes(kube_cluster, name)
+
+
+def _forget_outcomes(kube_cluster: DevCluster, namespace: str) -> None:
+    """What the namespace's policies taught the (cluster-wide) repository goes with it: a later
+    test's design must not avoid a template because an earlier test's canary regressed."""
+    custom = client.CustomObjectsApi(kube_cluster.api_client())
+    try:
+        templates = custom.list_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural)["items"]
+    except client.ApiException:
+        return  # no CRDs in this session
+    for obj in templates:
+        name = obj["metadata"]["name"]
+        try:
+            if ((obj["spec"].get("provenance") or {}).get("policy") or {}).get("namespace") == namespace:
+                custom.delete_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, name)
+                continue
+            history = (obj.get("status") or {}).get("history") or []
+            kept = [h for h in history if (h.get("policy") or {}).get("namespace") != namespace]
+            if len(kept) != len(history):
+                obj["status"]["history"] = kept
+                custom.replace_cluster_custom_object_status(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, name, obj)
+        except client.ApiException as error:
+            if error.status not in (404, 409):  # gone, or another test's operator wrote it meanwhile
+                raise
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from schedcp.api.v1alpha1.base import SchedulingMetrics
 from schedcp.api.v1alpha1.policy import ObjectiveKind
+from schedcp.api.v1alpha1.template import Outcome
 
 LATENCY_NOISE_MICROS = 200
 CPU_NOISE_CORES = 0.1
@@ -60,6 +61,30 @@ def judge(objective: ObjectiveKind, *, before: SchedulingMetrics | None, after: 
                             False)
     verdict = "regressed beyond the policy's limits" if regressed else "within the policy's limits"
     return Judgement(regressed, f"{verdict}: {'; '.join(findings) or 'no comparable measure'}")
+
+
+def settled(objective: ObjectiveKind, *, before: SchedulingMetrics | None, after: SchedulingMetrics | None,
+            max_regression_percent: int) -> tuple[Outcome | None, str]:
+    """A revision that has run for the settling time, on the objective's measure against the
+    canary's before-metrics: Regressed or Improved beyond the noise floor and the policy's
+    percent (the same margin both ways), else Neutral; None when nothing was measured."""
+    if before is None or after is None:
+        return None, "no protected pod was measured both before and after"
+    if objective == ObjectiveKind.LATENCY:
+        name, old = _latency_tail(before)
+        _, new = _latency_tail(after)
+        noise, lower_is_better = float(LATENCY_NOISE_MICROS), True
+    else:
+        name, old, new, noise, lower_is_better = "protected CPU cores", before.cpu_cores, after.cpu_cores, CPU_NOISE_CORES, False
+    if old is None or new is None:
+        return None, f"{name} was not measured both before and after"
+    finding = f"{name} {old:.2f} -> {new:.2f} (margin {max_regression_percent}%)"
+    if _worse(old, new, max_regression_percent, noise, lower_is_better):
+        return Outcome.REGRESSED, finding
+    gain = old - new if lower_is_better else new - old
+    if gain > noise and gain > old * max_regression_percent / 100:
+        return Outcome.IMPROVED, finding
+    return Outcome.NEUTRAL, finding
 
 
 def judge_neighbours(before: Mapping[str, SchedulingMetrics], after: Mapping[str, SchedulingMetrics],

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,8 @@ from kubernetes import client
 
 from schedcp.api.v1alpha1.base import ConditionStatus, ConditionType, RevisionReference, SchedulingMetrics, now
 from schedcp.api.v1alpha1.policy import (
+    DesignerKind,
+    LearnedOutcome,
     Mode,
     NodePhase,
     NodeRollout,
@@ -45,14 +48,17 @@ from schedcp.api.v1alpha1.policy import (
 )
 from schedcp.api.v1alpha1.revision import Approval
 from schedcp.conditions import find_condition, set_condition
+from schedcp.transport import API_ERRORS, describe
 from schedcp.verifying.cache import verify_remembered
 from schedcp_operator.assessment import VALID
 from schedcp_operator.consent import holdouts, neighbours, opted_in, waiting_message
 from schedcp_operator.design.journal import DesignJournal
 from schedcp_operator.design.observe import aggregate
+from schedcp_operator.design.repository import workload_signature
 from schedcp_operator.design_exchange import PROGRESS_KEY, RESULT_KEY, DesignProgress, DesignResult
-from schedcp_operator.evaluation import Judgement, judge, judge_neighbours
+from schedcp_operator.evaluation import Judgement, judge, judge_neighbours, settled
 from schedcp_operator.kernel_domains import kernel_domains
+from schedcp_operator.learning import BREAK_OUTCOMES, Learning
 from schedcp_operator.node_rollout import NodeRollouts, counts, not_yet_back, touched
 from schedcp_operator.policy_view import PolicyView
 from schedcp_operator.revisions import PublishRefused, Revisions
@@ -65,6 +71,8 @@ _NOT_DESIGN_INPUTS = {"mode", "approved_revision", "rollout", "priority"}
 # Bad Request, Request Entity Too Large, Invalid (also an admission policy's denial).
 _PERMANENT_REFUSALS = (400, 413, 422)
 _ROLLING = (Phase.CANARY, Phase.ROLLING_OUT, Phase.ACTIVE)
+
+log = logging.getLogger("schedcp.lifecycle")
 
 
 def spec_digest(spec: SchedulerPolicySpec) -> str:
@@ -81,10 +89,12 @@ class Event:
 
 class Settings:
     def __init__(self, artifacts_namespace: str = "schedcp-system", release_timeout_seconds: float = 60,
-                 design_concurrency: int = 2) -> None:
+                 design_concurrency: int = 2, settle_seconds: float = 3600) -> None:
         self.artifacts_namespace = artifacts_namespace
         self.release_timeout_seconds = release_timeout_seconds
         self.design_concurrency = design_concurrency
+        # How long a revision runs Active before its outcome is judged and learned from.
+        self.settle_seconds = settle_seconds
 
 
 Checkpoint = Callable[[SchedulerPolicyStatus], None]
@@ -134,6 +144,7 @@ class Lifecycle:
         self.revisions = Revisions(api, settings.artifacts_namespace)
         self.nodes = NodeRollouts(api)
         self.api_world = ApiWorld(api)
+        self.learning = Learning(api, self.revisions)
 
     # -- the entry point -------------------------------------------------------------------
 
@@ -157,6 +168,8 @@ class Lifecycle:
             }.get(phase)
             if handler:
                 self._guarded(handler, st)
+        if st.status.outcome is not None and not st.status.outcome.recorded:
+            self._learn(st)
         st.status.nodes = counts(st.status.rollout)
         return st.status, st.events
 
@@ -181,6 +194,8 @@ class Lifecycle:
         st.status.spec_digest = spec_digest(st.policy.spec)
         st.status.revision = None
         st.status.tried = []
+        if st.status.outcome is not None and st.status.outcome.recorded:
+            st.status.outcome = None
         why = "the spec changed: profiling again for a new design" if again else "waiting for the selected pods' profiles"
         st.enter(Phase.PROFILING, Reason.PROFILING, why)
 
@@ -201,12 +216,14 @@ class Lifecycle:
             return
         profile, _ = workload.design_profile(spec)
         st.status.profile = ProfileSummary(selected_pods=len(workload.pods), nodes=len(workload.hosts()),
-                                           metrics=profile.protected)
+                                           metrics=profile.protected, workload_signature=workload_signature(profile))
         st.status.metrics_before = profile.protected
         message = (f"{len(workload.pods)} pods on {len(workload.hosts())} nodes; "
                    f"traits: {', '.join(profile.traits) or 'none'}")
         st.condition(ConditionType.PROFILED, ConditionStatus.TRUE, Reason.PROFILED, message)
-        st.enter(Phase.DESIGNING, Reason.DESIGNING, f"profiled {message}; designing with {spec.designer.kind}")
+        avoided = self.learning.avoided(profile)
+        avoiding = f"; avoiding what went wrong on this workload before: {'; '.join(avoided)}" if avoided else ""
+        st.enter(Phase.DESIGNING, Reason.DESIGNING, f"profiled {message}; designing with {spec.designer.kind}{avoiding}")
 
     def _designing(self, st: _Step) -> None:
         """The design runs in a process of its own (design_runs); a step reads how it is doing."""
@@ -330,12 +347,15 @@ class Lifecycle:
                         others_after=workload.metrics(protected=False, on=on),
                         max_regression_percent=spec.rollout.max_regression_percent,
                         max_batch_loss_percent=spec.objective.max_batch_loss_percent)
+        after = workload.metrics(protected=True, on=on)
         if verdict.regressed:
-            self._break(st, Reason.CANARY_REGRESSED, f"canary {', '.join(sorted(on))}: {verdict.summary}")
+            limits = (f"limits: {spec.rollout.max_regression_percent}% worse for the protected pods, "
+                      f"{spec.objective.max_batch_loss_percent}% less CPU for the others")
+            self._break(st, Reason.CANARY_REGRESSED, f"canary {', '.join(sorted(on))}: {verdict.summary} ({limits})", after)
             return
         hurt = self._judge_neighbours(st, workload, canaries)
         if hurt.regressed:
-            self._break(st, Reason.CANARY_HURT_NEIGHBOURS, f"canary {', '.join(sorted(on))}: {hurt.summary}")
+            self._break(st, Reason.CANARY_HURT_NEIGHBOURS, f"canary {', '.join(sorted(on))}: {hurt.summary}", after)
             return
         st.events.append(Event("Normal", Reason.CANARY_PASSED, f"{verdict.summary}; {hurt.summary}"))
         if any(n.phase in (NodePhase.PENDING, NodePhase.RECOMMENDED) for n in rollout.nodes):
@@ -373,7 +393,25 @@ class Lifecycle:
             return
         # Another namespace's pods may land on a node long after the rollout: they are told too.
         self._share(st, {n.name: n for n in st.status.rollout.nodes}, kernel_domains(workload.nodes))
-        self._advance(st, workload, st.status.rollout.nodes)
+        if self._advance(st, workload, st.status.rollout.nodes):
+            self._settle(st, workload)
+
+    def _settle(self, st: _Step, workload: Workload) -> None:
+        """Once the revision has run for the settling time: its outcome, against the canary's before."""
+        rollout = st.status.rollout
+        assert rollout is not None
+        learned = st.status.outcome
+        if (learned is not None and learned.revision == rollout.revision.name) or st.waited() < self.settings.settle_seconds:
+            return
+        before = _canary_before(rollout)
+        after = workload.metrics(protected=True, on={n.name for n in rollout.nodes if n.canary})
+        outcome, finding = settled(st.policy.spec.objective.kind, before=before, after=after,
+                                   max_regression_percent=st.policy.spec.rollout.max_regression_percent)
+        if outcome is None:
+            return
+        st.status.outcome = LearnedOutcome(revision=rollout.revision.name, outcome=outcome, template=_template(st),
+                                           before=before, after=after,
+                                           note=f"after {self.settings.settle_seconds:.0f}s Active: {finding}")
 
     # -- nodes (the mechanics are node_rollout's) ------------------------------------------
 
@@ -443,12 +481,50 @@ class Lifecycle:
         st.condition(ConditionType.ROLLED_OUT, ConditionStatus.TRUE, Reason.ROLLED_OUT, message)
         st.enter(Phase.ACTIVE, Reason.ACTIVE, message, ready=ConditionStatus.TRUE)
 
-    def _break(self, st: _Step, reason: Reason, message: str) -> None:
-        """The circuit breaker: every node this policy wrote goes back to what it ran before."""
+    def _break(self, st: _Step, reason: Reason, message: str, after: SchedulingMetrics | None = None) -> None:
+        """The circuit breaker: every node this policy wrote goes back to what it ran before.
+        A verdict on the scheduler itself (a regression, an ejection) is learned from."""
         reverted = self.nodes.revert(st.status.rollout, st.policy.ref, st.world.node_reports())
         tail = f"; reverted {', '.join(reverted)}" if reverted else ""
         st.condition(ConditionType.ROLLED_OUT, ConditionStatus.FALSE, reason, message)
         st.enter(Phase.ROLLED_BACK, reason, f"{message}{tail}", event_type="Warning")
+        rollout = st.status.rollout
+        if reason in BREAK_OUTCOMES and rollout is not None:
+            st.status.outcome = LearnedOutcome(revision=rollout.revision.name, outcome=BREAK_OUTCOMES[reason],
+                                               template=_template(st), before=_canary_before(rollout), after=after,
+                                               note=message[:2048])
+
+    def _learn(self, st: _Step) -> None:
+        """The verdict into the repository: the status that holds it is written first, so a
+        restarted operator finishes the recording rather than judging again; the template's
+        history takes each (revision, outcome) once. A failure leaves it for the next step."""
+        signature = st.status.profile.workload_signature if st.status.profile else ""
+        learned = st.status.outcome
+        assert learned is not None
+        if not signature:  # a policy profiled by an operator that did not keep signatures
+            st.status.outcome = learned.model_copy(update={"recorded": True})
+            return
+        try:
+            st.save()
+            learned = self.learning.target(st.policy, learned, signature)
+            if learned.promoted and not learned.recorded:
+                st.events.append(Event("Normal", Reason.PROMOTED, (
+                    f"generated revision {learned.revision} improved this workload ({signature}): "
+                    f"promoted to SchedulerTemplate {learned.promoted}")[:1000]))
+            if not learned.recorded and st.policy.spec.designer.kind == DesignerKind.CLAUDE and learned.lesson is None:
+                st.status.outcome = learned = learned.model_copy(update={
+                    "lesson": self.learning.lesson(st.policy, learned, signature)})
+                st.save()  # the call is not made twice
+            if not learned.recorded:
+                learned = self.learning.record(st.policy, learned, signature)
+                st.events.append(Event("Normal", Reason.OUTCOME_RECORDED, (
+                    f"{learned.outcome} on {signature}: revision {learned.revision} ({learned.template}): "
+                    f"{learned.lesson or learned.note}")[:1000]))
+        except API_ERRORS as error:
+            log.warning("%s/%s: the outcome of %s is not recorded yet: %s", st.policy.namespace, st.policy.name,
+                        learned.revision, describe(error))
+            return
+        st.status.outcome = learned.model_copy(update={"recorded": True})
 
     def _disable(self, st: _Step) -> None:
         reverted = self.nodes.revert(st.status.rollout, st.policy.ref, st.world.node_reports())
@@ -471,6 +547,14 @@ class Lifecycle:
         if waiting and (now() - deleting_since).total_seconds() < self.settings.release_timeout_seconds:
             return f"waiting for {', '.join(waiting)} to report their previous scheduler"
         return None
+
+
+def _canary_before(rollout: RolloutProgress) -> SchedulingMetrics | None:
+    return aggregate([n.metrics_before for n in rollout.nodes if n.canary and n.metrics_before])
+
+
+def _template(st: _Step) -> str | None:
+    return st.status.revision.template if st.status.revision else None
 
 
 def _auto(st: _Step) -> bool:

@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds a deleted policy waits for its nodes to report their previous scheduler")
     parser.add_argument("--design-concurrency", type=_positive, default=2,
                         help="designs (each an LLM conversation and micro-VM boots) run at once; more wait their turn")
+    parser.add_argument("--settle-seconds", type=_positive, default=3600,
+                        help="seconds a revision runs Active before its outcome (Improved, Neutral, Regressed) is "
+                             "judged against the canary's before-metrics and recorded in the repository")
     parser.add_argument("--derived-policy-mode", choices=["Recommend", "Auto"], default="Recommend",
                         help="mode of the policies derived from pods' schedcp.io/optimize annotations")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json")
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _operate(args: argparse.Namespace, priority: int) -> None:
     settings = Settings(artifacts_namespace=args.artifacts_namespace, release_timeout_seconds=args.release_timeout,
-                        design_concurrency=args.design_concurrency)
+                        design_concurrency=args.design_concurrency, settle_seconds=args.settle_seconds)
     ready = asyncio.Event()
 
     async def announce_readiness() -> None:

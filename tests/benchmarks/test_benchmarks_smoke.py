@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from benchmarks import scheduling
+from benchmarks import design_loop, scheduling
 from benchmarks.reporting import (
     Difference,
     Summary,
@@ -18,6 +20,7 @@ from benchmarks.reporting import (
     write_result,
 )
 from benchmarks.scheduling import BASELINE, MEASURES, Scheduler, collect, failures, value_of
+from tests.design.gate_stub import gated_report
 
 pytestmark = pytest.mark.unit
 
@@ -167,3 +170,19 @@ def test_the_design_loop_must_match_the_best_scx_scheduler_beyond_the_spread() -
                "scx_bpfland": {"p99": Summary(1020, 900, 1100, 3), "makespan": Summary(600, 590, 610, 3)}}
     row = scheduling.targets(results, outcomes).splitlines()[-1]
     assert "makespan (by scx_bpfland)" in row and "p99" not in row and row.endswith("NOT met |")
+
+
+def test_the_live_design_loop_fills_its_columns_from_the_scripted_server(messages_api) -> None:
+    """The live mode's path without a key: the operator's ClaudeLoop on each labelled workload
+    against the local server (the verifier stubbed: no boot here)."""
+    cases = design_loop.labelled(Path(design_loop.__file__).with_name("design_loop_workloads.yaml"))
+    assert {c["expected"] for c in cases} == {"latency-class", "batch", "interactive", "fifo", "vtime"}
+    messages_api.script(*(turn for case in cases for turn in design_loop.labelled_turns(case)))
+    passing = lambda source, tunables, dynamic: gated_report([300.0, 310.0, 340.0])  # noqa: E731
+    rows = [design_loop.design_live(case, messages_api.client(), design_loop.DEFAULT_MODEL, passing) for case in cases]
+    messages_api.assert_done()
+    assert [(r.calls, r.choice, r.passed, r.repairs) for r in rows] == [(3, c["expected"], True, 0) for c in cases]
+    assert all(r.input_tokens > 0 and r.output_tokens > 0 and r.usd > 0 for r in rows)
+    table = design_loop.live_table(rows)
+    assert "| workload | labelled | calls | tokens in / out | USD (list) | wall s | choice | verifier | repairs |" in table
+    assert "5 chosen as labelled" in table and "5 passed" in table

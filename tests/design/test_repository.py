@@ -9,6 +9,7 @@ import yaml
 
 from schedcp.api.v1alpha1.policy import ObjectiveKind
 from schedcp.api.v1alpha1.template import Outcome
+from schedcp_operator.design.offline import candidates
 from schedcp_operator.design.profile import Trait, WorkloadProfile
 from schedcp_operator.design.repository import (
     Repository,
@@ -106,3 +107,41 @@ def test_signature_ignores_trait_order() -> None:
     a = WorkloadProfile(objective=ObjectiveKind.LATENCY, traits=[Trait.MIXED_LOAD, Trait.LATENCY_SENSITIVE])
     b = WorkloadProfile(objective=ObjectiveKind.LATENCY, traits=[Trait.LATENCY_SENSITIVE, Trait.MIXED_LOAD])
     assert workload_signature(a) == workload_signature(b) == "latency+latency-sensitive+mixed-load"
+
+
+def _with_history(repository: Repository, template: str, *entries) -> Repository:
+    local = Repository(dict(repository.entries))
+    local.entries[template] = local.entries[template].model_copy(update={"history": list(entries)})
+    return local
+
+
+def test_the_offline_planner_skips_an_anti_pattern_and_names_it(repository) -> None:
+    profile = WorkloadProfile(objective=ObjectiveKind.LATENCY, traits=[Trait.LATENCY_SENSITIVE, Trait.MIXED_LOAD])
+    assert candidates(profile, repository).tried[0][0] == "latency-class"
+    regressed = history_entry(profile, "web-1a2b", Outcome.REGRESSED, note="p99 4000 -> 12000 (limit 5%)")
+    regressed = regressed.model_copy(update={"tunables": {"latency_slice_us": 3000}})
+    local = _with_history(repository, "latency-class", regressed)
+    found = candidates(profile, local)
+    assert "latency-class" not in [t for t, _ in found.tried] and found.tried
+    assert found.avoided == {"latency-class": f"latency-class [latency_slice_us=3000] on {workload_signature(profile)}: "
+                                              f"Regressed (p99 4000 -> 12000 (limit 5%))"}
+    assert local.anti_patterns(profile) == list(found.avoided.values()), "Claude's planner is told the tunables too"
+    improved = history_entry(profile, "web-3c4d", Outcome.IMPROVED)
+    assert "latency-class" not in local.avoided(profile.model_copy(update={"traits": [Trait.LATENCY_SENSITIVE]}))
+    assert candidates(profile, _with_history(repository, "latency-class", regressed, improved)).tried[0][0] == \
+        "latency-class", "a later improvement on the same workload lifts the anti-pattern"
+
+
+def test_the_next_similar_workload_starts_from_the_configuration_that_improved(repository) -> None:
+    recorded = WorkloadProfile(objective=ObjectiveKind.LATENCY, traits=[Trait.LATENCY_SENSITIVE, Trait.MIXED_LOAD])
+    similar = recorded.model_copy(update={"traits": [*recorded.traits, Trait.CONTENDED]})
+    improved = history_entry(recorded, "web-5e6f", Outcome.IMPROVED).model_copy(
+        update={"tunables": {"slice_us": 2500, "gone": 1, "idle_credit_slices": 99}})
+    local = _with_history(repository, "vtime", improved)
+    found = candidates(similar, local)
+    assert found.tried[0] == ("vtime", {"slice_us": 2500}), "what the template still declares, within its range"
+    assert found.proven == {"vtime": f"improved {workload_signature(recorded)} with revision web-5e6f"}
+    assert local.proven_lessons(similar) == [
+        f"vtime [gone=1,idle_credit_slices=99,slice_us=2500] on {workload_signature(recorded)}: Improved"]
+    other = recorded.model_copy(update={"objective": ObjectiveKind.THROUGHPUT})
+    assert candidates(other, local).proven == {}

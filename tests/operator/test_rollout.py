@@ -178,6 +178,12 @@ def test_a_bad_canary_is_rolled_back_and_the_rollout_stops(scene, operator, beha
     wait_until(lambda: canary.spec().desired_revision is None, 30, "canary reverted", op.recent)
     assert all(n.spec().desired_revision is None and n.loads == [] for n in others), "the rollout went past the canary"
     assert "Warning" in scene.kube.kubectl("get", "events", "-n", scene.namespace).stdout
+    learned = {"CanaryRegressed": "Regressed", "SchedulerEjected": "Ejected"}.get(reason)
+    if learned:  # a verdict on the scheduler: the repository learns it (tests/operator/test_learning.py)
+        outcome = wait_until(lambda: (scene.policy("web")["status"].get("outcome") or {}).get("recorded")
+                             and scene.policy("web")["status"]["outcome"], 30, "the outcome recorded", op.recent)
+        assert (outcome["outcome"], outcome["template"]) == (learned, "latency-class")
+        assert "OutcomeRecorded" in scene.events("web")
 
 
 def test_two_policies_on_one_node_leave_one_scheduler_and_a_conflict(scene, operator) -> None:

@@ -14,8 +14,9 @@ from schedcp.api.v1alpha1.nodestate import (
     SchedExtState,
 )
 from schedcp.api.v1alpha1.policy import ObjectiveKind
+from schedcp.api.v1alpha1.template import Outcome
 from schedcp_operator.conflicts import rank
-from schedcp_operator.evaluation import Judgement, judge
+from schedcp_operator.evaluation import Judgement, judge, settled
 from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_assignments import owned_by, runs
 from schedcp_operator.workload import NodeReport
@@ -99,3 +100,16 @@ def test_a_node_runs_a_revision_only_when_enabled_with_the_same_digest() -> None
     other_digest = REVISION.model_copy(update={"sha256": "b" * 64})
     assert not runs(node("n", active=enabled), other_digest)
     assert not runs(node("n"), REVISION)
+
+
+def test_a_settled_revision_is_improved_neutral_or_regressed_beyond_noise_and_the_margin() -> None:
+    def outcome(before: SchedulingMetrics | None, after: SchedulingMetrics | None, objective=ObjectiveKind.LATENCY):
+        return settled(objective, before=before, after=after, max_regression_percent=10)[0]
+
+    assert outcome(latency(p99=4000), latency(p99=800)) == Outcome.IMPROVED
+    assert outcome(latency(p99=4000), latency(p99=12_000)) == Outcome.REGRESSED
+    assert outcome(latency(p99=4000), latency(p99=3900)) == Outcome.NEUTRAL, "within the margin"
+    assert outcome(latency(p99=500), latency(p99=400)) == Outcome.NEUTRAL, "within the noise floor"
+    assert outcome(latency(cores=1.0), latency(cores=1.5), ObjectiveKind.THROUGHPUT) == Outcome.IMPROVED
+    assert outcome(latency(cores=1.0), latency(cores=0.5), ObjectiveKind.THROUGHPUT) == Outcome.REGRESSED
+    assert outcome(None, latency(p99=800)) is None

@@ -8,6 +8,10 @@ inputs are validated by the tools' pydantic models; an invalid input, a refused 
 call or a failed verification goes back to Claude as an error result, a bounded number
 of times. The SDK retries 429, 5xx and timeouts with backoff; what still fails becomes
 a `DesignError` that says so.
+
+What is sent is built in one place, `role_request`, from the roles' prompts (roles.py) and
+the tools' schemas (tools.py): the operator, the live benchmark (`benchmarks.design_loop
+--live`) and the tests all send exactly these requests.
 """
 
 from __future__ import annotations
@@ -78,6 +82,18 @@ class Spend(BaseModel):
         return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
 
 
+def role_request(role: Role, model: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """One Messages API request of a role: its system prompt and tools are the stable prefix,
+    marked for prompt caching."""
+    tools = [
+        {"name": name, "description": TOOLS[name].description, "input_schema": TOOLS[name].input_schema()}
+        for name in role.tools
+    ]
+    tools[-1]["cache_control"] = CACHE
+    return {"model": model, "max_tokens": MAX_OUTPUT_TOKENS, "tools": tools, "messages": messages,
+            "system": [{"type": "text", "text": role.system, "cache_control": CACHE}]}
+
+
 class ClaudeLoop:
     def __init__(
         self,
@@ -96,6 +112,7 @@ class ClaudeLoop:
         self.clock = clock
         self.started = clock()
         self.spend = Spend()
+        self.repairs = 0  # over all roles: what went back to Claude as a problem to fix
         self.transcript: list[dict[str, Any]] = []
 
     def run(self, role: Role, ws: Workspace, context: dict[str, Any]) -> BaseModel:
@@ -138,17 +155,12 @@ class ClaudeLoop:
     def _repair(self, role: Role, repairs: int, failure: str) -> int:
         if repairs >= self.max_repairs:
             raise DesignError(f"{role.name}: gave up after {repairs} repairs; last problem: {failure}"[:2000])
+        self.repairs += 1
         return repairs + 1
 
     def _call(self, role: Role, messages: list[dict[str, Any]]) -> Any:
         self._check_budget(role)
-        tools = [
-            {"name": name, "description": TOOLS[name].description, "input_schema": TOOLS[name].input_schema()}
-            for name in role.tools
-        ]
-        tools[-1]["cache_control"] = CACHE
-        request = {"model": self.model, "max_tokens": MAX_OUTPUT_TOKENS, "tools": tools, "messages": messages,
-                   "system": [{"type": "text", "text": role.system, "cache_control": CACHE}]}
+        request = role_request(role, self.model, messages)
         recorded = self.journal.recall(request) if self.journal else None
         if recorded is not None:
             response = anthropic.types.Message.model_validate(recorded)

@@ -48,12 +48,16 @@ def _context(role: Role, ws: Workspace) -> dict[str, Any]:
     if role is PLANNING:
         # The ranking is cheap and deterministic: handing it over saves a round trip.
         ranked = search_repository(ws, SearchRepository(limit=3))
+        # History: start from what improved a similar workload; the anti-patterns say which
+        # template and tunables made this one worse.
         return {"workload": profile.description, "objective": profile.objective, "traits": profile.traits,
-                "goal": profile.goal, "repository": ranked.model_dump()}
+                "goal": profile.goal, "repository": ranked.model_dump(),
+                "proven_on_similar_workloads": ws.repository.proven_lessons(profile)}
     assert ws.plan is not None
     return {"plan": ws.plan.model_dump(), "objective": profile.objective, "traits": profile.traits,
             "max_batch_loss_percent": profile.max_batch_loss_percent,
             "anti_patterns": ws.repository.anti_patterns(profile),
+            "proven_on_similar_workloads": ws.repository.proven_lessons(profile),
             "performance_goal": ws.goal.model_dump(mode="json") if ws.goal else None}
 
 
@@ -81,9 +85,10 @@ def design_offline(ws: Workspace) -> DesignRecord:
 
 
 def learn_with_claude(loop: ClaudeLoop, ws: Workspace, template: str, revision: str,
-                      before: BaseModel | None, after: BaseModel | None) -> RecordOutcome:
+                      before: BaseModel | None, after: BaseModel | None, measured: str = "") -> RecordOutcome:
     """The learning role: after a rollout, judge the outcome; the caller writes it to history."""
     context = {"template": template, "revision": revision, "objective": ws.profile.objective,
+               "traits": ws.profile.traits, "measured_outcome": measured,
                "metrics_before": before.model_dump(exclude_none=True) if before else None,
                "metrics_after": after.model_dump(exclude_none=True) if after else None}
     loop.run(LEARNING, ws, context)

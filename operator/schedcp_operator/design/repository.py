@@ -201,20 +201,56 @@ class Repository:
         return tokens(" ".join([spec.description, spec.algorithm, *spec.use_cases]))
 
     def anti_patterns(self, profile: WorkloadProfile) -> list[str]:
+        """Every bad outcome on this very signature, with the tunables it had: what planning must not repeat."""
         signature = workload_signature(profile)
-        return [
-            f"{name} on {signature}: {h.outcome}" + (f" ({h.note})" if h.note else "")
-            for name, entry in sorted(self.entries.items()) for h in entry.history
-            if h.workload_signature == signature and Outcome(h.outcome) in ANTI_PATTERNS
-        ]
+        return [_lesson(name, h) for name, entry in sorted(self.entries.items()) for h in entry.history
+                if h.workload_signature == signature and Outcome(h.outcome) in ANTI_PATTERNS]
+
+    def avoided(self, profile: WorkloadProfile) -> dict[str, str]:
+        """Templates whose latest outcome on this signature was bad, with that lesson: a planner
+        skips them (a later Improved on the same signature lifts it)."""
+        signature = workload_signature(profile)
+        found = {}
+        for name, entry in sorted(self.entries.items()):
+            same = [h for h in entry.history if h.workload_signature == signature]
+            if same and Outcome(same[-1].outcome) in ANTI_PATTERNS:
+                found[name] = _lesson(name, same[-1])
+        return found
+
+    def proven(self, profile: WorkloadProfile) -> list[tuple[str, HistoryEntry]]:
+        """Configurations that improved a similar workload, the most similar and then the newest
+        first; none of a template this signature avoids."""
+        signature, avoided = workload_signature(profile), self.avoided(profile)
+        found = [(signature_similarity(h.workload_signature, signature), h.time, name, h)
+                 for name, entry in self.entries.items() if name not in avoided for h in entry.history
+                 if Outcome(h.outcome) == Outcome.IMPROVED
+                 and signature_similarity(h.workload_signature, signature) >= SIMILAR_SIGNATURE]
+        found.sort(key=lambda f: (-f[0], -f[1].timestamp(), f[2]))
+        return [(name, h) for _, _, name, h in found]
+
+    def proven_lessons(self, profile: WorkloadProfile) -> list[str]:
+        return [_lesson(name, h) for name, h in self.proven(profile)[:5]]
+
+    def with_source(self, sha256: str) -> str | None:
+        """The cluster template that already holds this code, if one does."""
+        return next((name for name, e in sorted(self.entries.items()) if e.in_cluster and e.spec.source.sha256 == sha256),
+                    None)
+
+
+def _lesson(name: str, h: HistoryEntry) -> str:
+    tunables = ",".join(f"{k}={v}" for k, v in sorted(h.tunables.items()))
+    return (f"{name}{f' [{tunables}]' if tunables else ''} on {h.workload_signature}: {h.outcome}"
+            + (f" ({h.note})" if h.note else ""))
 
 
 def _template_body(name: str, spec: SchedulerTemplateSpec) -> dict:
     return {"apiVersion": API_VERSION, "kind": SCHEDULER_TEMPLATE.kind, "metadata": {"name": name}, "spec": spec.to_wire()}
 
 
-def record_outcome(api: client.ApiClient, repository: Repository, template: str, entry: HistoryEntry) -> None:
-    """Append to the template's status history, creating the object for a built-in first."""
+def record_outcome(api: client.ApiClient, repository: Repository, template: str, entry: HistoryEntry) -> bool:
+    """Append to the template's status history, creating the object for a built-in first;
+    False if the history already has this revision's outcome (recorded by an operator that
+    stopped before it could say so)."""
     custom = client.CustomObjectsApi(api)
     current = repository.get(template)
     if not current.in_cluster:
@@ -223,11 +259,12 @@ def record_outcome(api: client.ApiClient, repository: Repository, template: str,
         except client.ApiException as error:
             if error.status != 409:
                 raise
-    history = _append_history(custom, template, entry)
+    history, added = _append_history(custom, template, entry)
     repository.entries[template] = current.model_copy(update={"history": history, "in_cluster": True})
+    return added
 
 
-def _append_history(custom: client.CustomObjectsApi, template: str, entry: HistoryEntry) -> list[HistoryEntry]:
+def _append_history(custom: client.CustomObjectsApi, template: str, entry: HistoryEntry) -> tuple[list[HistoryEntry], bool]:
     """A concurrent writer makes the replace fail with 409 (stale resourceVersion) rather
     than lose its entry; then we read again and retry."""
     for _ in range(STATUS_ATTEMPTS - 1):
@@ -239,13 +276,16 @@ def _append_history(custom: client.CustomObjectsApi, template: str, entry: Histo
     return _replace_history(custom, template, entry)
 
 
-def _replace_history(custom: client.CustomObjectsApi, template: str, entry: HistoryEntry) -> list[HistoryEntry]:
+def _replace_history(custom: client.CustomObjectsApi, template: str, entry: HistoryEntry) -> tuple[list[HistoryEntry], bool]:
     obj = cast(dict[str, Any], custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, template))
     status = SchedulerTemplateStatus.model_validate(obj.get("status") or {})
+    if any((h.revision, h.outcome) == (entry.revision, entry.outcome) for h in status.history):
+        return status.history, False
     history = [*status.history, entry][-HISTORY_LIMIT:]  # the schema's bound: the oldest go
     obj["status"] = status.model_copy(update={"history": history}).to_wire()
+    # The object read carries its resourceVersion: a write that raced another is refused (409).
     custom.replace_cluster_custom_object_status(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, template, obj)
-    return history
+    return history, True
 
 
 def promote(api: client.ApiClient, repository: Repository, name: str, spec: SchedulerTemplateSpec) -> bool:

@@ -41,7 +41,8 @@ PLANNING = Role(
     name="planning",
     system=ORIENTATION + " Role: planning. Search the scheduler repository for this workload. Prefer "
     "configuring a template that fits (fewest calls, proven code); patch one if a small change is "
-    "needed; synthesize new code only when nothing fits. Heed the anti-patterns.",
+    "needed; synthesize new code only when nothing fits. Start from a configuration proven on a similar "
+    "workload; never repeat an anti-pattern (the template with the tunables that made this workload worse).",
     tools=("get_workload_profile", "search_repository", "read_template", "decide_plan"),
     terminal="decide_plan",
 )
@@ -50,6 +51,7 @@ EXECUTION = Role(
     name="execution",
     system=ORIENTATION + " Role: execution. Carry out the plan: propose a configuration (tunables within "
     "their declared ranges) or submit BPF C (GPL, sched_ext struct_ops only, include \"schedcp.bpf.h\"). "
+    "Prefer the tunables proven on similar workloads; avoid those of the anti-patterns. "
     "Run the verifier; if it fails, repair from its report. Finish only with a candidate that passed. "
     "With a performance goal, passing means beating the kernel's default scheduler on the replayed profile; "
     "a safe candidate that does not is no use: try another template, tunables or source.",
@@ -59,9 +61,9 @@ EXECUTION = Role(
 
 LEARNING = Role(
     name="learning",
-    system=ORIENTATION + " Role: learning. A revision was rolled out; compare the metrics before and "
-    "after for the protected pods and record the outcome (Improved, Neutral, Regressed, Ejected) with "
-    "a one-line note a future planner can use.",
+    system=ORIENTATION + " Role: learning. A revision was rolled out and the operator measured its outcome; "
+    "record that outcome with a one-line lesson a future planner can use (what to repeat or avoid, "
+    "for which kind of workload, with which tunables).",
     tools=("get_workload_profile", "read_template", "record_outcome"),
     terminal="record_outcome",
 )

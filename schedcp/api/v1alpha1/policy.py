@@ -34,6 +34,7 @@ from schedcp.api.v1alpha1.base import (
     cel,
     k8s_extensions,
 )
+from schedcp.api.v1alpha1.template import Outcome
 
 GOAL_MAX_LENGTH = 2000
 
@@ -192,6 +193,9 @@ class Reason(StrEnum):
     ROLLING_OUT = "RollingOut"
     ROLLED_OUT = "RolledOut"
     ACTIVE = "Active"
+    # Learning: a verdict on the revision went into the repository's history
+    OUTCOME_RECORDED = "OutcomeRecorded"
+    PROMOTED = "Promoted"  # generated code that improved its workload became a SchedulerTemplate
     # Conflicts
     NO_CONFLICT = "NoConflict"
     NODE_OWNED_BY_ANOTHER_POLICY = "NodeOwnedByAnotherPolicy"
@@ -209,6 +213,8 @@ class ProfileSummary(ApiModel):
     selected_pods: Annotated[int, Field(ge=0)] = 0
     nodes: Annotated[int, Field(ge=0)] = 0
     metrics: SchedulingMetrics | None = None
+    workload_signature: Annotated[str, Field(max_length=256, description="Objective and traits: the key of the "
+                                                                        "repository's history.")] = ""
 
 
 class ChosenRevision(ApiModel):
@@ -295,6 +301,22 @@ class TriedDesign(ApiModel):
     candidate: float | None = None
 
 
+class LearnedOutcome(ApiModel):
+    """What the policy's revision did to its workload, for the repository's history: set when
+    the revision reaches a verdict, `recorded` once it is in the template's history."""
+
+    revision: Annotated[str, Field(max_length=253)]
+    outcome: Outcome
+    template: Annotated[str | None, Field(max_length=253)] = None
+    before: SchedulingMetrics | None = None
+    after: SchedulingMetrics | None = None
+    note: Annotated[str, Field(max_length=2048, description="What was measured, and the limit crossed.")] = ""
+    lesson: Annotated[str | None, Field(max_length=512, description="The learning role's one-line lesson (Claude "
+                                                                    "designer); empty when it gave none.")] = None
+    recorded: bool = False
+    promoted: Annotated[str | None, Field(max_length=253, description="The template generated code became.")] = None
+
+
 class SchedulerPolicyStatus(ApiModel):
     phase: Phase | None = None
     phase_since: datetime | None = None
@@ -317,3 +339,4 @@ class SchedulerPolicyStatus(ApiModel):
         list[Annotated[str, Field(max_length=63)]],
         Field(max_length=64, description="Other namespaces whose pods share this policy's nodes."),
     ] = []
+    outcome: LearnedOutcome | None = None

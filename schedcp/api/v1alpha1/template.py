@@ -24,6 +24,7 @@ from schedcp.api.v1alpha1.base import (
     SHA256_HEX,
     ApiModel,
     Conditions,
+    ObjectReference,
     SchedulingMetrics,
     cel,
     k8s_extensions,
@@ -161,6 +162,16 @@ def parse_binary(text: str) -> BinarySource | None:
 ShortText = Annotated[str, Field(max_length=512)]
 
 
+class TemplateProvenance(ApiModel):
+    """Where a promoted template comes from: the rollout of generated code that improved a workload."""
+
+    policy: ObjectReference
+    revision: Annotated[str, Field(min_length=1, max_length=253)]
+    workload_signature: Annotated[str, Field(max_length=256)]
+    before: SchedulingMetrics | None = None
+    after: SchedulingMetrics | None = None
+
+
 class SchedulerTemplateSpec(ApiModel):
     description: Annotated[str, Field(min_length=1, max_length=4096)]
     algorithm: Annotated[str, Field(min_length=1, max_length=4096)]
@@ -173,6 +184,7 @@ class SchedulerTemplateSpec(ApiModel):
     readiness: Readiness = Readiness.EXPERIMENTAL
     origin: Origin = Origin.BUILT_IN
     source: TemplateSource
+    provenance: Annotated[TemplateProvenance | None, Field(description="A generated template's origin.")] = None
 
     def configured(self, values: dict[str, int]) -> TemplateSource:
         """The source a node runs for these tunable values (every declared one): the code as it
@@ -192,12 +204,15 @@ class Outcome(StrEnum):
 
 
 class HistoryEntry(ApiModel):
-    """One measured use of the template: what it did to which kind of workload."""
+    """One measured use of the template: what it did to which kind of workload. A revision
+    has at most one entry per outcome (the key that makes recording idempotent)."""
 
     workload_signature: Annotated[str, Field(max_length=256)]
     revision: Annotated[str, Field(max_length=253)]
     node: Annotated[str | None, Field(max_length=253)] = None
+    policy: ObjectReference | None = None
     outcome: Outcome
+    tunables: Annotated[dict[str, int], Field(max_length=32, description="The configuration that was measured.")] = {}
     before: SchedulingMetrics | None = None
     after: SchedulingMetrics | None = None
     note: Annotated[str, Field(max_length=2048)] = ""
