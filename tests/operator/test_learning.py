@@ -114,6 +114,8 @@ def recorded(status: SchedulerPolicyStatus) -> bool:
 @pytest.fixture
 def driver(kube_cluster, namespace, crds_installed, monkeypatch) -> Iterator[Driver]:
     monkeypatch.setattr(tools, "verify_remembered", better_than_eevdf)
+    # The lesson's process (lesson_task.py) finds the cluster as the operator's own would.
+    monkeypatch.setenv("KUBECONFIG", str(kube_cluster.kubeconfig))
     yield Driver(kube_cluster.api_client(), namespace)
 
 
