@@ -129,11 +129,3 @@ def extend_to_fleet(candidates: list[Candidate], reports: list[VerificationRepor
             reports[i].kernels = [*reports[i].kernels, verdict][:16]
             reports[i].passed = reports[i].passed and verdict.passed
     return reports
-
-
-def verify_on_fleet(candidates: list[Candidate], nodes: Iterable[NodeKernel], *, primary: KernelArtifacts | None = None,
-                    directory: Path | None = None) -> list[VerificationReport]:
-    """Every safety stage on the verifier's own kernel, then on each other kernel of `nodes`:
-    one boot per kernel, shared by the candidates."""
-    primary = primary or provision_kernel()
-    return extend_to_fleet(candidates, verify_all(candidates, kernel=primary), nodes, primary, directory)
