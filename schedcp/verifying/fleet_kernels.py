@@ -18,6 +18,8 @@ only deterministic ones, keyed by the question.
 from __future__ import annotations
 
 import hashlib
+import logging
+import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ from schedcp.cache import cache_root
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel, provision_release
 from schedcp.verifying.cache import report_key
 from schedcp.verifying.verifier import Candidate, verify_all
+
+log = logging.getLogger(__name__)
 
 _OWN_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
@@ -48,8 +52,18 @@ class Fleet:
     unverified: list[str] = field(default_factory=list)
 
 
+def _provisioned(release: str) -> KernelArtifacts | None:
+    """The Debian kernel `release`; None also when the archive cannot be reached: the nodes'
+    preflight still stands between that kernel and the object."""
+    try:
+        return provision_release(release)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
+        log.warning("kernel %s not provisioned: %s", release, error)
+        return None
+
+
 def fleet_of(nodes: Iterable[NodeKernel], primary: KernelArtifacts,
-             provision: Callable[[str], KernelArtifacts | None] = provision_release) -> Fleet:
+             provision: Callable[[str], KernelArtifacts | None] = _provisioned) -> Fleet:
     fleet = Fleet()
     seen: dict[str, KernelArtifacts | None] = {primary.release: primary}
     for node in sorted(set(nodes), key=lambda n: (n.release, n.btf_sha256 or "")):
