@@ -216,7 +216,7 @@ class Applier:
                 cause = next((line.strip() for line in decisive.splitlines() if DECISIVE.search(line)), "")
                 passed, message = False, f"the kernel verifier of this node refused {revision.name}: {cause or error}"
             known = self.preflights[revision.sha256] = Preflight(
-                revision=revision, passed=passed, message=message, log=decisive[-4096:],
+                revision=revision, passed=passed, message=message[:1024], log=decisive[-4096:],
                 duration_seconds=round(time.monotonic() - started, 3), time=now())
             if not passed:
                 log.warning("preflight of %s failed:\n%s", revision.name, decisive)
