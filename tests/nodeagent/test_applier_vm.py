@@ -42,7 +42,7 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         "fifo": (templates["fifo"].source(), templates["fifo"].defaults()),
         "latency-class": (templates["latency-class"].source(), templates["latency-class"].defaults()),
         "stalling": ((BAD / "never_dispatch.bpf.c").read_text(), {}),
-        "bad_memory": ((BAD / "bad_memory.bpf.c").read_text(), {}),
+        "bad-memory": ((BAD / "bad_memory.bpf.c").read_text(), {}),
     }
     files = {}
     for name, (source, tunables) in sources.items():
@@ -112,7 +112,7 @@ def test_an_object_the_nodes_kernel_refuses_fails_its_preflight_and_is_never_att
     assert refused["active"]["revision"]["name"] == "latency-class"
     preflight = events["preflight"]
     record = preflight["preflight"]
-    assert record["revision"]["name"] == "bad_memory" and record["passed"] is False
+    assert record["revision"]["name"] == "bad-memory" and record["passed"] is False
     # The decisive line, in the message the operator's Event carries: 7.x "invalid dereference", 6.x "invalid mem access".
     assert re.search(r"invalid (dereference|mem access)", record["message"]), record
     assert re.search(r"invalid (dereference|mem access)", record["log"]), record

@@ -74,7 +74,7 @@ def first(applier: Applier, objects: Path) -> None:
     entries = applier.kernel.map_entries(applier.kernel.host.pin_root / "latency-class" / CLASS_MAP)
     report("classes", synced=synced, cgroup_id=cgid, entries={k.hex(): v.hex() for k, v in entries.items()})
     step(applier, "digest-mismatch", spec_for(reference(objects, "fifo", digest="0" * 64)))
-    refused = step(applier, "preflight-refused", spec_for(reference(objects, "bad_memory")))
+    refused = step(applier, "preflight-refused", spec_for(reference(objects, "bad-memory")))
     report("preflight", preflight=applier.preflight.model_dump(mode="json") if applier.preflight else None,
            notices=[n.model_dump() for n in refused.notices], pins=sorted(p.name for p in applier.kernel.pinned()),
            facts=gather_facts(applier.kernel.host).model_dump(mode="json"))
