@@ -17,7 +17,8 @@ from schedcp.verifying.fleet_kernels import NodeKernel, extend_to_fleet
 from schedcp.verifying.verifier import Candidate, verify_all
 from tests.verifying.conftest import BAD
 
-pytestmark = pytest.mark.vm
+# Two cold boots and, the first time, the sid kernel into the cache.
+pytestmark = [pytest.mark.vm, pytest.mark.timeout(1800)]
 
 FOREIGN = "6.8.0-45-generic"
 
