@@ -65,13 +65,18 @@ class DebianSuite:
         out = self._apt_cache_show(package)
         return fields(out)["Version"]
 
+    def provides(self, package: str) -> bool:
+        """Whether the suite's index has `package` at all (a kernel release, for instance)."""
+        self.update()
+        return "Package:" in self._apt_cache_show(package, check=False)
+
     def depends(self, package: str) -> list[str]:
         self.update()
         out = self._apt_cache_show(package)
         raw = fields(out).get("Depends", "")
         return [alternative.split("|")[0].split("(")[0].strip() for alternative in raw.split(",") if alternative.strip()]
 
-    def _apt_cache_show(self, package: str) -> str:
+    def _apt_cache_show(self, package: str, check: bool = True) -> str:
         return subprocess.run(
             [
                 "apt-cache",
@@ -85,7 +90,7 @@ class DebianSuite:
             ],
             capture_output=True,
             text=True,
-            check=True,
+            check=check,
         ).stdout
 
     def extract(self, package: str) -> Path:

@@ -150,6 +150,7 @@ class NodeAgent:
             active=active,
             last_known_good=memory.last_known_good,
             last_ejection=ejections[-1] if ejections else None,
+            preflight=self.applier.preflight,
             profiling=Profiling(
                 tier=self.profiles.tier, reason=self.profiles.tier_reason,
                 window_seconds=self.config.window_seconds, pods=self.profiles.summaries(),

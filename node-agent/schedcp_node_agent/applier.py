@@ -10,6 +10,12 @@ A revision is a BPF object (loaded with bpftool, its link pinned) or an scx bina
 a supervised child process, scx_process.py); both get the same health watch, ejection
 handling, known-good fallback and revert. For a binary, the process exiting is an ejection
 as much as the kernel disabling it.
+
+A BPF object is preflighted before anything is unloaded for it: loaded on this node's
+kernel without attaching (sched_ext.py), so the kernel verifier of this very kernel judges
+it, whichever kernels the verifier proved it on. What fails is never attached, the running
+scheduler stays, and the verdict (kept for the process's life: the kernel does not change
+under it) goes into the status for the operator's circuit breaker.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schedcp.api.v1alpha1.base import ConditionStatus, RevisionReference, now
-from schedcp.api.v1alpha1.nodestate import ActiveScheduler, Ejection, NodeSchedulerStateSpec, WorkloadClass
+from schedcp.api.v1alpha1.nodestate import ActiveScheduler, Ejection, NodeSchedulerStateSpec, Preflight, WorkloadClass
 from schedcp.api.v1alpha1.template import BinarySource, parse_binary
+from schedcp.verifying.execution import DECISIVE, decisive_verifier_lines
 from schedcp_node_agent.artifacts import ArtifactSource, ArtifactUnavailable, DigestMismatch, checked_object
 from schedcp_node_agent.kernel_log import wait_for_exit
 from schedcp_node_agent.local_state import AgentMemory, MemoryFile
@@ -77,6 +84,8 @@ class Applier:
         self.clock = clock
         self.scx = scx or ScxSupervisor(DEFAULT_SCX_DIR, memory_file.path.parent)
         self.memory: AgentMemory = memory_file.load()
+        self.preflights: dict[str, Preflight] = {}  # by object digest
+        self.preflight: Preflight | None = None  # the latest, for the status
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -172,6 +181,10 @@ class Applier:
             return Verdict(status=ConditionStatus.FALSE, reason="DigestMismatch", message=str(error), notices=notices)
         except ArtifactUnavailable as error:
             return Verdict(status=ConditionStatus.FALSE, reason="ArtifactUnavailable", message=str(error), notices=notices)
+        checked = None if binary else self._preflight(desired, obj, notices)
+        if checked and not checked.passed:
+            return Verdict(status=ConditionStatus.FALSE, reason="PreflightFailed", notices=notices,
+                           message=f"{checked.message}; not attached:\n{_tail(checked.log)}")
         if ours:
             self._unload(ours)
         if foreign:
@@ -189,6 +202,28 @@ class Applier:
                            message=f"{desired.name} was disabled by the kernel right after loading")
         notices.append(Notice(type="Normal", reason="SchedulerLoaded", message=f"{desired.name} loaded and active"))
         return Verdict(status=ConditionStatus.TRUE, reason="Loaded", message=f"{desired.name} is active", notices=notices)
+
+    def _preflight(self, revision: RevisionReference, obj: Path, notices: list[Notice]) -> Preflight:
+        """This kernel's verdict on the object, loaded but not attached; a Notice when it is new."""
+        known = self.preflights.get(revision.sha256)
+        if known is None:
+            started = time.monotonic()
+            try:
+                self.kernel.preflight(obj)
+                passed, message, decisive = True, f"{revision.name} loads on this kernel", ""
+            except SchedExtError as error:
+                decisive = decisive_verifier_lines(error.log)
+                cause = next((line.strip() for line in decisive.splitlines() if DECISIVE.search(line)), "")
+                passed, message = False, f"the kernel verifier of this node refused {revision.name}: {cause or error}"
+            known = self.preflights[revision.sha256] = Preflight(
+                revision=revision, passed=passed, message=message[:1024], log=decisive[-4096:],
+                duration_seconds=round(time.monotonic() - started, 3), time=now())
+            if not passed:
+                log.warning("preflight of %s failed:\n%s", revision.name, decisive)
+                notices.append(Notice(type="Warning", reason="PreflightFailed",
+                                      message=f"{message}; not attached: {_tail(decisive, 6)}"))
+        self.preflight = known.model_copy(update={"revision": revision})
+        return self.preflight
 
     # -- health -----------------------------------------------------------------------
 

@@ -6,7 +6,10 @@ is reported as such so that the operator skips it instead of failing a rollout t
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+from pathlib import Path
 
 from schedcp.api.v1alpha1.nodestate import KernelFacts
 from schedcp_node_agent.host import HostPaths, read_value
@@ -48,13 +51,26 @@ def _count_cpu_list(text: str) -> int:
     return count
 
 
+@functools.lru_cache(maxsize=4)
+def btf_sha256(vmlinux_btf: Path, boot_id: str | None) -> str | None:
+    """The digest of the kernel's BTF, which names its build (the release alone does not: a
+    rebuilt kernel keeps it). Read once per boot: a few megabytes."""
+    try:
+        return hashlib.sha256(vmlinux_btf.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def gather_facts(host: HostPaths) -> KernelFacts:
     cpus, numa_nodes, smt = _cpu_topology(host)
+    boot_id = read_value(host.proc / "sys" / "kernel" / "random" / "boot_id")
+    btf = host.sys / "kernel" / "btf" / "vmlinux"
     return KernelFacts(
         release=read_value(host.proc / "sys" / "kernel" / "osrelease") or os.uname().release,
-        boot_id=read_value(host.proc / "sys" / "kernel" / "random" / "boot_id"),
+        boot_id=boot_id,
         sched_ext=host.sched_ext.is_dir(),
-        btf=(host.sys / "kernel" / "btf" / "vmlinux").exists(),
+        btf=btf.exists(),
+        btf_sha256=btf_sha256(btf, boot_id),
         bpffs_mounted=bpffs_mounted(host),
         cgroup_version=cgroup_version(host),
         cpus=cpus,

@@ -5,6 +5,11 @@ in DIR on the bpffs. The pinned link, not a process, keeps the scheduler attache
 it survives an agent restart; removing the pin detaches it. The directory's name is
 the revision's name, so the bpffs itself records which revision is loaded and a
 restarted agent re-adopts it without trusting any file of its own.
+
+A preflight loads an object without attaching it: `bpftool prog loadall` has libbpf
+create the maps (the struct_ops map too, whose value is only written at attach time)
+and load every program, so the kernel verifier judges each one on this kernel, and
+nothing registers with sched_ext. Its pins, under a directory of their own, go at once.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from schedcp.api.v1alpha1.nodestate import SchedExtState
 from schedcp_node_agent.host import HostPaths, read_value
 
 ENABLE_TIMEOUT_SECONDS = 5.0
+# Beside the revisions' pin root, not in it: whatever is there is a loaded revision.
+PREFLIGHT_DIR = "schedcp-preflight"
 
 
 class SchedExtError(Exception):
@@ -68,6 +75,18 @@ class SchedExt:
             shutil.rmtree(pin_dir, ignore_errors=True)
             raise SchedExtError(f"bpftool could not load {obj.name}", result.stdout + result.stderr)
         return self._wait_settled()
+
+    def preflight(self, obj: Path) -> None:
+        """Load `obj` on this kernel without attaching it; SchedExtError with the verifier's log if refused."""
+        pin_dir = self.host.bpffs / PREFLIGHT_DIR / (self.host.node or "node")
+        shutil.rmtree(pin_dir, ignore_errors=True)
+        pin_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            result = self._run("prog", "loadall", str(obj), str(pin_dir), check=False)
+        finally:
+            shutil.rmtree(pin_dir, ignore_errors=True)
+        if result.returncode != 0:
+            raise SchedExtError(f"the kernel refused to load {obj.name}", result.stdout + result.stderr)
 
     def unregister(self, pin_dir: Path) -> None:
         """Remove the pins (link and maps); the kernel detaches the scheduler with the last one."""

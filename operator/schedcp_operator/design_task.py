@@ -7,7 +7,9 @@ through the parent-death signal its micro-VMs carry, their boot. Everything it l
 is in the design's journal: the inputs and every answered Messages API call (so a design
 started again replays them instead of paying twice), its progress while it runs, and its
 result. The lifecycle reads the progress and the result from there and writes nothing
-back: it only observes.
+back: it only observes. The design's candidate is verified on the verifier's kernel
+inside the design, then on the other kernels its nodes run (fleet_kernels), before it
+becomes a revision.
 
 Exit status: 0 with the result in the journal, TRY_LATER when Claude was unreachable
 (the progress says so), anything else a crash.
@@ -27,6 +29,8 @@ from schedcp.api.v1alpha1.base import ObjectReference
 from schedcp.api.v1alpha1.policy import ChosenRevision, DesignCost, DesignerKind, Reason
 from schedcp.api.v1alpha1.revision import SchedulerRevisionSpec
 from schedcp.api.v1alpha1.template import TemplateSource, parse_binary
+from schedcp.verifying.fleet_kernels import NodeKernel, extend_to_fleet
+from schedcp.verifying.verifier import Candidate
 from schedcp_operator.design.claude import BudgetExhausted, ClaudeLoop, DesignError, DesignInterrupted, NoImprovement
 from schedcp_operator.design.designer import DesignRecord, design_offline, design_with_claude
 from schedcp_operator.design.journal import DesignJournal
@@ -71,7 +75,19 @@ def run_design(api: client.ApiClient, task: DesignTask) -> None:
         journal.keep(RESULT_KEY, DesignResult(
             reason=Reason.BUDGET_EXHAUSTED if isinstance(error, BudgetExhausted) else Reason.DESIGN_FAILED, message=str(error)))
         return
+    _on_fleet_kernels(api, task, record, report)
     journal.keep(RESULT_KEY, _publish(api, task, record))
+
+
+def _on_fleet_kernels(api: client.ApiClient, task: DesignTask, record: DesignRecord, report: Callable[[str], None]) -> None:
+    """The design's report, extended to every kernel the policy's nodes run: a kernel that
+    refuses it fails the revision's verification, naming that kernel."""
+    workload = observe_workload(ApiWorld(api), task.namespace, task.spec)
+    nodes = [NodeKernel(k.release, k.btf_sha256) for k in workload.kernels()]
+    chosen = record.outcome.candidate
+    report(f"verifying {chosen.template or 'the design'} on the kernels of {len(workload.hosts())} node(s): "
+           f"{', '.join(sorted({n.release for n in nodes})) or 'none reported'}")
+    extend_to_fleet([Candidate(chosen.template or "design", chosen.source, chosen.tunables)], [record.outcome.report], nodes)
 
 
 def _design(api: client.ApiClient, task: DesignTask, journal: DesignJournal, report: Callable[[str], None]) -> DesignRecord:

@@ -274,8 +274,7 @@ class Lifecycle:
             report = verify_remembered(spec.source.text(), spec.tunables)
             self.revisions.record_verification(chosen.name, report)
         if not report.passed or report.object_sha256 != chosen.sha256:
-            failed = next((s for s in report.stages if s.result == "Failed"), None)
-            why = f"{failed.name}: {failed.message}" if failed else "the verified object is not the designed one"
+            why = report.failure() or "the verified object is not the designed one"
             st.condition(ConditionType.VERIFIED, ConditionStatus.FALSE, Reason.VERIFICATION_FAILED, why)
             st.fail(Reason.VERIFICATION_FAILED, f"revision {chosen.name} did not pass verification; {why}")
             return

@@ -238,8 +238,14 @@ def _node_message(text: str) -> str:
 def _observe(entry: NodeRollout, node: NodeReport, revision: RevisionReference, timeout_seconds: int) -> None:
     since = entry.since or now()
     ejection = node.status.last_ejection
+    preflight = node.status.preflight
     if ejection and ejection.revision == revision.name and ejection.time >= since - timedelta(seconds=1):
         entry.phase, entry.reason, entry.message = NodePhase.FAILED, Reason.SCHEDULER_EJECTED, _node_message(ejection.reason)
+    elif preflight and not preflight.passed and preflight.revision.name == revision.name:
+        # As good as an ejection, before the fact: the node's own kernel refused the object.
+        kernel = f"kernel {node.status.kernel.release}" if node.status.kernel else "its kernel"
+        entry.phase, entry.reason = NodePhase.FAILED, Reason.PREFLIGHT_FAILED
+        entry.message = _node_message(f"preflight on {kernel}: {preflight.message}\n{preflight.log}")
     elif runs(node, revision):
         if entry.phase != NodePhase.ACTIVE:
             entry.phase, entry.since = NodePhase.ACTIVE, now()

@@ -54,8 +54,8 @@ def revision_name(policy: str, object_sha256: str) -> str:
 def verification_status(report: VerificationReport) -> SchedulerRevisionStatus:
     failed = next((s for s in report.stages if s.result == StageResult.FAILED), None)
     condition = (ConditionStatus.TRUE, "Passed", "static checks, the kernel verifier and a micro-VM run passed") \
-        if report.passed else (ConditionStatus.FALSE, f"{failed.name.title() if failed else 'Stage'}Failed",
-                               failed.message if failed else "a stage did not run")
+        if report.passed else (ConditionStatus.FALSE, f"{failed.name.title() if failed else 'Kernel'}Failed",
+                               failed.message if failed else report.failure() or "a stage did not run")
     status, reason, message = condition
     return SchedulerRevisionStatus(
         conditions=set_condition([], type=ConditionType.VERIFIED, status=status, reason=reason, message=message),

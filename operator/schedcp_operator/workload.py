@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from schedcp.api.v1alpha1.base import LabelSelector, LabelSelectorRequirement, SchedulingMetrics, SelectorOperator
 from schedcp.api.v1alpha1.nodestate import (
+    KernelFacts,
     NodeSchedulerStateSpec,
     NodeSchedulerStateStatus,
     PodClass,
@@ -105,6 +106,10 @@ class Workload:
 
     def hosts(self) -> list[str]:
         return sorted({p.node for p in self.pods if p.node})
+
+    def kernels(self) -> list[KernelFacts]:
+        """The kernels the pods' nodes run, as their agents report them."""
+        return [kernel for host in self.hosts() if (node := self.nodes.get(host)) and (kernel := node.status.kernel)]
 
     def profile(self, pod: SelectedPod) -> PodProfile | None:
         report = self.nodes.get(pod.node or "")

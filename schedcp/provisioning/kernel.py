@@ -2,14 +2,21 @@
 
 Debian's kernel versions move and old ones vanish from the archive, so the version comes
 from the suite's `linux-image-amd64` metapackage, and the kernel's own config decides
-whether it can run sched_ext. The result (vmlinuz, an ELF vmlinux with BTF, vmlinux.h)
-is cached per kernel release.
+whether it can run sched_ext. The result (vmlinuz, an ELF vmlinux with BTF, vmlinux.h,
+the digest of that BTF) is cached per kernel release.
+
+A node's kernel is found again by its release (`provision_release`): Debian names the
+image package after it, so a suite that still carries `linux-image-<release>` provides
+the very kernel a node runs, and the BTF digest tells whether it is the same build.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -32,6 +39,7 @@ class KernelArtifacts(BaseModel):
     vmlinux: Path
     config: Path
     vmlinux_h: Path
+    btf_sha256: str
 
 
 def image_package(suite: DebianSuite) -> str:
@@ -66,9 +74,27 @@ def _vmlinux_h(vmlinux: Path, target: Path) -> Path:
     return target
 
 
-def _provision_from(suite_name: str) -> KernelArtifacts | None:
+def btf_digest(vmlinux: Path) -> str:
+    """sha256 of the .BTF section: the bytes the running kernel shows as /sys/kernel/btf/vmlinux."""
+    with tempfile.TemporaryDirectory(prefix="schedcp-btf-") as tmp:
+        section = Path(tmp) / "btf"
+        subprocess.run(["objcopy", "-O", "binary", "--only-section=.BTF", str(vmlinux), str(section)], check=True)
+        return hashlib.sha256(section.read_bytes()).hexdigest()
+
+
+def _cached(path: Path, make: Callable[[Path], object]) -> Path:
+    """`path`, made once through a partial file so an interrupted run leaves nothing half-written."""
+    if not path.exists():
+        partial = path.with_name(path.name + ".partial")
+        make(partial)
+        partial.rename(path)
+    return path
+
+
+def _provision_from(suite_name: str, release: str | None = None) -> KernelArtifacts | None:
+    """The suite's current kernel, or its kernel `release`; None if it lacks sched_ext."""
     suite = DebianSuite(suite_name)
-    image = image_package(suite)
+    image = f"linux-image-{release}" if release else image_package(suite)
     release = image.removeprefix("linux-image-")
     base = suite.extract(f"linux-base-{release}")
     config = base / "usr" / "lib" / "modules" / release / "config"
@@ -79,12 +105,9 @@ def _provision_from(suite_name: str) -> KernelArtifacts | None:
     vmlinuz = binary / "usr" / "lib" / "modules" / release / "vmlinuz"
     out = cache_root() / "kernels" / release
     out.mkdir(parents=True, exist_ok=True)
-    vmlinux = out / "vmlinux"
-    if not vmlinux.exists():
-        extract_vmlinux(vmlinuz, out / "vmlinux.partial").rename(vmlinux)
-    header = out / "vmlinux.h"
-    if not header.exists():
-        _vmlinux_h(vmlinux, out / "vmlinux.h.partial").rename(header)
+    vmlinux = _cached(out / "vmlinux", lambda target: extract_vmlinux(vmlinuz, target))
+    header = _cached(out / "vmlinux.h", lambda target: _vmlinux_h(vmlinux, target))
+    btf = _cached(out / "btf.sha256", lambda target: target.write_text(btf_digest(vmlinux)))
     return KernelArtifacts(
         release=release,
         suite=suite_name,
@@ -93,6 +116,7 @@ def _provision_from(suite_name: str) -> KernelArtifacts | None:
         vmlinux=vmlinux,
         config=config,
         vmlinux_h=header,
+        btf_sha256=btf.read_text().strip(),
     )
 
 
@@ -101,3 +125,21 @@ def provision_kernel(suites: tuple[str, ...] = SUITES) -> KernelArtifacts:
         if artifacts := _provision_from(suite_name):
             return artifacts
     raise RuntimeError(f"no kernel with {', '.join(REQUIRED_CONFIG)} in {', '.join(suites)}")
+
+
+def provision_kernels(suites: tuple[str, ...] = SUITES) -> list[KernelArtifacts]:
+    """Each suite's current sched_ext kernel, once per release (two suites may carry the same)."""
+    found: dict[str, KernelArtifacts] = {}
+    for suite_name in suites:
+        if (artifacts := _provision_from(suite_name)) and artifacts.release not in found:
+            found[artifacts.release] = artifacts
+    return list(found.values())
+
+
+def provision_release(release: str, suites: tuple[str, ...] = SUITES) -> KernelArtifacts | None:
+    """The Debian kernel `release` (a node's `uname -r`) from the first suite that carries it
+    with sched_ext; None when none does (another distribution, or a release Debian dropped)."""
+    for suite_name in suites:
+        if DebianSuite(suite_name).provides(f"linux-image-{release}") and (found := _provision_from(suite_name, release)):
+            return found
+    return None

@@ -42,13 +42,16 @@ def events(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         "fifo": (templates["fifo"].source(), templates["fifo"].defaults()),
         "latency-class": (templates["latency-class"].source(), templates["latency-class"].defaults()),
         "stalling": ((BAD / "never_dispatch.bpf.c").read_text(), {}),
+        "bad-memory": ((BAD / "bad_memory.bpf.c").read_text(), {}),
     }
     files = {}
     for name, (source, tunables) in sources.items():
         built = compile_scheduler(source, tunables, kernel.vmlinux_h, work / name)
         files[f"objects/{name}.bpf.o"] = built.path
     script = GUEST.format(repo=REPO, python=sys.executable, scenario=SCENARIO, extra="")
-    return run_scenario("applier scenario", script, files, kernel, timeout=240)
+    # A loaded 2-core host stretches this boot past 300 s (TCG).
+    found = run_scenario("applier scenario", script, files, kernel, timeout=480)
+    return found | {"kernel": kernel.model_dump(mode="json")}
 
 
 def test_loads_the_revision_the_spec_names(events) -> None:
@@ -101,3 +104,24 @@ def test_a_crash_looping_agent_falls_back_to_last_known_good(events) -> None:
     assert reasons[:2] == ["SchedulerEjected", "RevertedToLastKnownGood"], events["crash-loop"]["notices"]
     assert re.search(r"the agent started [3-9] times in 120s", events["crash-loop"]["notices"][0]["message"])
     assert events["final"] == {"event": "final", "state": "enabled", "ops": "schedcp_latency"}
+
+
+def test_an_object_the_nodes_kernel_refuses_fails_its_preflight_and_is_never_attached(events) -> None:
+    refused = events["preflight-refused"]
+    assert (refused["verdict"]["status"], refused["verdict"]["reason"]) == ("False", "PreflightFailed")
+    assert refused["active"]["ops"] == "schedcp_latency", "the running scheduler must stay"
+    assert refused["active"]["revision"]["name"] == "latency-class"
+    preflight = events["preflight"]
+    record = preflight["preflight"]
+    assert record["revision"]["name"] == "bad-memory" and record["passed"] is False
+    # The decisive line, in the message the operator's Event carries: 7.x "invalid dereference", 6.x "invalid mem access".
+    assert re.search(r"invalid (dereference|mem access)", record["message"]), record
+    assert re.search(r"invalid (dereference|mem access)", record["log"]), record
+    assert "PreflightFailed" in {n["reason"] for n in preflight["notices"]}
+    assert preflight["pins"] == ["latency-class"], "the preflight leaves no pin behind"
+
+
+def test_the_node_reports_the_btf_digest_the_verifier_computes_from_the_debian_kernel(events) -> None:
+    facts, kernel = events["preflight"]["facts"], events["kernel"]
+    assert facts["release"] == kernel["release"]
+    assert facts["btf_sha256"] == kernel["btf_sha256"]

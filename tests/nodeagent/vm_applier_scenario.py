@@ -1,7 +1,8 @@
 """Runs inside the sched_ext micro-VM (host tree at /, guest kernel): the applier for real.
 
 `python vm_applier_scenario.py first OBJECTS STATE` walks the applier through a load,
-a class-map sync, a digest mismatch, promotion to known-good and a stalling revision;
+a class-map sync, a digest mismatch, an object this kernel's verifier refuses at the
+preflight, promotion to known-good and a stalling revision;
 `second` is the restarted agent; `crash-looping` loads a new revision and `restarted`
 is the start that makes three within the crash-loop window. Each step is one JSON line on the
 VM's result console; the test on the host asserts on them.
@@ -20,6 +21,7 @@ from schedcp.api.v1alpha1.base import RevisionReference
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, PodClass, WorkloadClass
 from schedcp_node_agent.applier import CLASS_MAP, Applier, HealthPolicy, Verdict
 from schedcp_node_agent.artifacts import DirectoryArtifacts
+from schedcp_node_agent.facts import gather_facts
 from schedcp_node_agent.host import HostPaths
 from schedcp_node_agent.local_state import MemoryFile
 from schedcp_node_agent.sched_ext import SchedExt
@@ -72,6 +74,10 @@ def first(applier: Applier, objects: Path) -> None:
     entries = applier.kernel.map_entries(applier.kernel.host.pin_root / "latency-class" / CLASS_MAP)
     report("classes", synced=synced, cgroup_id=cgid, entries={k.hex(): v.hex() for k, v in entries.items()})
     step(applier, "digest-mismatch", spec_for(reference(objects, "fifo", digest="0" * 64)))
+    refused = step(applier, "preflight-refused", spec_for(reference(objects, "bad-memory")))
+    report("preflight", preflight=applier.preflight.model_dump(mode="json") if applier.preflight else None,
+           notices=[n.model_dump() for n in refused.notices], pins=sorted(p.name for p in applier.kernel.pinned()),
+           facts=gather_facts(applier.kernel.host).model_dump(mode="json"))
     time.sleep(applier.policy.healthy_after_seconds + 0.2)
     step(applier, "promote", spec_for(latency))
     started = time.monotonic()

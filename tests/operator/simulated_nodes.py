@@ -27,6 +27,7 @@ from schedcp.api.v1alpha1.nodestate import (
     NodeSchedulerStateSpec,
     NodeSchedulerStateStatus,
     PodProfile,
+    Preflight,
     Profiling,
     ProfilingTier,
 )
@@ -46,9 +47,11 @@ BATCH = SchedulingMetrics(cpu_cores=0.9, run_delay_p50_micros=1500, run_delay_p9
 
 @dataclass
 class Behaviour:
-    on_load: Literal["load", "eject", "stall"] = "load"
+    # refuse: the agent's preflight on the node's kernel refuses the object; nothing attaches.
+    on_load: Literal["load", "eject", "stall", "refuse"] = "load"
     effect: Literal["better", "worse"] = "better"
     ejection_reason: str = "runnable task stall (watchdog)"
+    verifier_line: str = "R2 invalid mem access 'scalar'"
     # A namespace whose pods get a third of their CPU time while the revision is loaded.
     hurts: str | None = None
 
@@ -70,6 +73,7 @@ class SimulatedNode:
         self.behaviour = behaviour or Behaviour()
         self.loaded: RevisionReference | None = None
         self.ejection: Ejection | None = None
+        self.preflight: Preflight | None = None
         self.loads: list[str] = []
         self.boot_id = boot_id or str(uuid.uuid4())
         self.core.create_node({"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}})
@@ -123,6 +127,10 @@ class SimulatedNode:
         elif self.behaviour.on_load == "eject":
             self.loaded = None
             self.ejection = Ejection(reason=self.behaviour.ejection_reason, revision=desired.name, time=now())
+        elif self.behaviour.on_load == "refuse":
+            line = self.behaviour.verifier_line
+            self.preflight = Preflight(revision=desired, passed=False, time=now(), log=f"0: R1=ctx() R10=fp0\n{line}",
+                                       message=f"the kernel verifier of this node refused {desired.name}: {line}")
 
     def _status(self) -> NodeSchedulerStateStatus:
         pods = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.name}").items
@@ -132,7 +140,7 @@ class SimulatedNode:
             else ActiveScheduler(state="disabled")
         return NodeSchedulerStateStatus(
             heartbeat_time=now(), kernel=KernelFacts(release="simulated", boot_id=self.boot_id, sched_ext=True),
-            active=active, last_ejection=self.ejection,
+            active=active, last_ejection=self.ejection, preflight=self.preflight,
             profiling=Profiling(tier=ProfilingTier.PROC, window_seconds=WINDOW_SECONDS, pods=profiles))
 
     def _metrics(self, pod: client.V1Pod) -> SchedulingMetrics:

@@ -186,6 +186,29 @@ def test_a_bad_canary_is_rolled_back_and_the_rollout_stops(scene, operator, beha
         assert "OutcomeRecorded" in scene.events("web")
 
 
+def test_a_node_whose_kernel_refuses_the_revision_at_preflight_rolls_the_policy_back_naming_it(scene, operator) -> None:
+    refusing = scene.node(Behaviour(on_load="refuse"))
+    good = scene.node()
+    op = operator()
+    scene.apply(policy_body("web", rollout={"canaryNodes": 2, "evaluationWindowSeconds": 10,
+                                           "activationTimeoutSeconds": 60}))
+    body = scene.wait_phase("web", "RolledBack", op)
+    ready = condition(body, "Ready")
+    assert ready["reason"] == "PreflightFailed"
+    assert f"{refusing.name}: PreflightFailed: preflight on kernel simulated" in ready["message"], ready
+    assert "R2 invalid mem access 'scalar'" in ready["message"], ready
+    wait_until(lambda: good.spec().desired_revision is None and refusing.spec().desired_revision is None, 30,
+               "both nodes reverted", op.recent)
+    assert refusing.loads == []
+    assert "PreflightFailed" in scene.events("web")
+    # The simulated kernel is no Debian kernel: the report says the nodes' preflight decides there.
+    revision = body["status"]["revision"]["name"]
+    stored = scene.custom.get_cluster_custom_object(GROUP, VERSION, "schedulerrevisions", revision)
+    report = stored["status"]["verification"]
+    assert report["unverifiedKernels"] == ["simulated"]
+    assert [k["release"] for k in report["kernels"]] == [report["kernelRelease"]]
+
+
 def test_two_policies_on_one_node_leave_one_scheduler_and_a_conflict(scene, operator) -> None:
     node = scene.node()
     op = operator()

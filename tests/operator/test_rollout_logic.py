@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import pytest
 
-from schedcp.api.v1alpha1.base import ObjectReference, RevisionReference, SchedulingMetrics
+from schedcp.api.v1alpha1.base import ObjectReference, RevisionReference, SchedulingMetrics, now
 from schedcp.api.v1alpha1.nodestate import (
     ActiveScheduler,
     KernelFacts,
     NodeSchedulerStateSpec,
     NodeSchedulerStateStatus,
+    Preflight,
     SchedExtState,
 )
-from schedcp.api.v1alpha1.policy import ObjectiveKind
+from schedcp.api.v1alpha1.policy import NodePhase, NodeRollout, ObjectiveKind, Reason
 from schedcp.api.v1alpha1.template import Outcome
 from schedcp_operator.conflicts import rank
 from schedcp_operator.evaluation import Judgement, judge, settled
 from schedcp_operator.kernel_domains import kernel_domains
 from schedcp_operator.node_assignments import owned_by, runs
+from schedcp_operator.node_rollout import _observe
 from schedcp_operator.workload import NodeReport
 
 pytestmark = pytest.mark.unit
@@ -113,3 +115,18 @@ def test_a_settled_revision_is_improved_neutral_or_regressed_beyond_noise_and_th
     assert outcome(latency(cores=1.0), latency(cores=1.5), ObjectiveKind.THROUGHPUT) == Outcome.IMPROVED
     assert outcome(latency(cores=1.0), latency(cores=0.5), ObjectiveKind.THROUGHPUT) == Outcome.REGRESSED
     assert outcome(None, latency(p99=800)) is None
+
+
+def test_a_preflight_the_node_failed_fails_the_node_naming_its_kernel_and_the_verifier_line() -> None:
+    refused = node("n1")
+    refused.status.preflight = Preflight(revision=REVISION, passed=False, time=now(),
+                                         message="the kernel verifier of this node refused web-1: R2 invalid mem access 'scalar'",
+                                         log="0: R1=ctx() R10=fp0\nR2 invalid mem access 'scalar'")
+    entry = NodeRollout(name="n1", phase=NodePhase.APPLIED, since=now())
+    _observe(entry, refused, REVISION, timeout_seconds=60)
+    assert (entry.phase, entry.reason) == (NodePhase.FAILED, Reason.PREFLIGHT_FAILED)
+    assert entry.message.startswith("preflight on kernel 6.12.0: ") and "invalid mem access" in entry.message
+    other = RevisionReference(name="web-2", sha256="b" * 64)
+    later = NodeRollout(name="n1", phase=NodePhase.APPLIED, since=now())
+    _observe(later, refused, other, timeout_seconds=60)
+    assert later.phase == NodePhase.APPLIED, "another revision's preflight says nothing of this one"

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import Field
 
 from schedcp.api.v1alpha1.base import (
+    SHA256_HEX,
     ApiModel,
     Conditions,
     ObjectReference,
@@ -60,6 +61,8 @@ class KernelFacts(ApiModel):
     boot_id: Annotated[str | None, Field(max_length=64)] = None
     sched_ext: bool = False
     btf: bool = False
+    btf_sha256: Annotated[str | None, Field(pattern=SHA256_HEX, description="Digest of /sys/kernel/btf/vmlinux: "
+                                            "which build of the release this is.")] = None
     bpffs_mounted: bool = False
     cgroup_version: Annotated[int | None, Field(ge=1, le=2)] = None
     cpus: Annotated[int | None, Field(ge=1)] = None
@@ -86,6 +89,18 @@ class ActiveScheduler(ApiModel):
 class Ejection(ApiModel):
     reason: Annotated[str, Field(max_length=1024)]
     revision: Annotated[str | None, Field(max_length=253)] = None
+    time: datetime
+
+
+class Preflight(ApiModel):
+    """The agent's load of a revision's object on this node's kernel, without attaching it:
+    the kernel verifier's verdict on the node itself, before anything is unloaded."""
+
+    revision: RevisionReference
+    passed: bool
+    message: Annotated[str, Field(max_length=1024)] = ""
+    log: Annotated[str, Field(max_length=4096, description="The verifier's decisive lines.")] = ""
+    duration_seconds: Annotated[float, Field(ge=0)] = 0.0
     time: datetime
 
 
@@ -117,4 +132,5 @@ class NodeSchedulerStateStatus(ApiModel):
     active: ActiveScheduler | None = None
     last_known_good: RevisionReference | None = None
     last_ejection: Ejection | None = None
+    preflight: Annotated[Preflight | None, Field(description="The latest preflight of a revision on this node.")] = None
     profiling: Profiling | None = None

@@ -204,6 +204,7 @@ class Reason(StrEnum):
     CANARY_REGRESSED = "CanaryRegressed"
     CANARY_HURT_NEIGHBOURS = "CanaryHurtNeighbours"  # another namespace's pods lost beyond their limit
     SCHEDULER_EJECTED = "SchedulerEjected"
+    PREFLIGHT_FAILED = "PreflightFailed"  # the kernel verifier of a node refused the revision before it attached
     ACTIVATION_STALLED = "ActivationStalled"
     REQUEST_REFUSED = "RequestRefused"
     DISABLED = "Disabled"

@@ -107,14 +107,39 @@ class PerformanceJudgement(ApiModel):
     verdict: CandidateVerdict
 
 
+class VerifiedKernel(ApiModel):
+    """A kernel the report's object was verified on, in a micro-VM booted with it."""
+
+    release: Annotated[str, Field(max_length=128)]
+    suite: Annotated[str | None, Field(max_length=63, description="The Debian suite it was provisioned from.")] = None
+    package_version: Annotated[str | None, Field(max_length=128)] = None
+    btf_sha256: Annotated[str | None, Field(pattern=SHA256_HEX, description="Digest of its BTF, as "
+                                            "/sys/kernel/btf/vmlinux holds it: what a node's kernel is matched by.")] = None
+    passed: bool
+    message: Annotated[str, Field(max_length=4096, description="The stage that failed there, and why.")] = ""
+
+
 class VerificationReport(ApiModel):
     passed: bool
     kernel_release: Annotated[str | None, Field(max_length=128)] = None
+    kernels: Annotated[list[VerifiedKernel], Field(max_length=16, description=(
+        "Every kernel the object was verified on: the verifier's own, and each distinct kernel of the target "
+        "nodes that a Debian suite provides. The stages above are those of the first."))] = []
+    unverified_kernels: Annotated[list[str], Field(max_length=64, description=(
+        "Releases the target nodes run that no Debian suite provides: their agents' preflight decides there."))] = []
     object_sha256: Annotated[str | None, Field(pattern=SHA256_HEX)] = None
     stages: Annotated[list[VerificationStage], Field(max_length=4)] = []
     ops_name: Annotated[str | None, Field(max_length=128)] = None
     workloads: Annotated[list[WorkloadComparison], Field(max_length=16)] = []
     performance: PerformanceJudgement | None = None
+
+    def failure(self) -> str | None:
+        """Why it did not pass: its first failed stage, else the first kernel it failed on."""
+        failed = next((s for s in self.stages if s.result == StageResult.FAILED), None)
+        if failed:
+            return f"{failed.name}: {failed.message}"
+        kernel = next((k for k in self.kernels if not k.passed), None)
+        return f"on kernel {kernel.release}: {kernel.message}" if kernel else None
 
     @property
     def safe(self) -> bool:
