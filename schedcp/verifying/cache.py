@@ -25,6 +25,7 @@ from schedcp.verifying.performance import PerformanceGoal
 # object's digest), changes the key.
 _HERE = Path(__file__).parent
 _VERIFIER_FILES = (_HERE / "verifier.py", _HERE / "execution.py", _HERE / "static.py", _HERE / "guest.sh",
+                   _HERE / "allowlist.py", _HERE / "bpf_object.py", _HERE / "kernel_names.py",
                    _HERE / "performance.py", _HERE.parent / "building.py", _HERE.parent / "provisioning" / "scx_guest.sh")
 
 
