@@ -20,12 +20,11 @@ from typing import Any
 
 from schedcp.api.v1alpha1.template import SOURCE_MAX_LENGTH, BinarySource, command_arguments
 from schedcp.artifacts import file_sha256
-from schedcp.provisioning.kernel import KernelArtifacts
 from schedcp.provisioning.scx import crate_status
 from schedcp.templates import builtin_scx_templates
 from schedcp.verifying import allowlist
 from schedcp.verifying.bpf_object import BpfObject, read_object
-from schedcp.verifying.kernel_names import KernelNames, kernel_names
+from schedcp.verifying.kernel_names import KernelNames
 
 OPS_DEFINITION = re.compile(r'SEC\("\.struct_ops\.link"\)\s*struct\s+sched_ext_ops\s+\w+\s*=\s*\{(?P<body>.*?)\};', re.S)
 REQUIRED_CALLBACKS = ("enqueue",)
@@ -132,10 +131,10 @@ def _check_maps(obj: BpfObject, names: KernelNames, found: Findings) -> None:
         found.add(f"global variables take {data} bytes, more than {allowlist.MAX_GLOBAL_DATA_BYTES}")
 
 
-def check_object(path: Path, kernel: KernelArtifacts) -> Findings:
+def check_object(path: Path, names: KernelNames) -> Findings:
+    """The object's problems against the allow-list, named as kernel `names.release` names them."""
     found = Findings()
     obj = read_object(path)
-    names = kernel_names(kernel)
     if not obj.license.startswith("GPL"):
         found.add(f"license \"{obj.license}\" is not GPL-compatible: sched_ext kfuncs are GPL-only")
     if not obj.btf:

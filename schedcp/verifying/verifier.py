@@ -28,6 +28,7 @@ from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
 from schedcp.templates import sha256_text
 from schedcp.verifying import static
 from schedcp.verifying.execution import ExecutionOutcome, LoadableCandidate, boot_and_run, outcomes
+from schedcp.verifying.kernel_names import kernel_names
 from schedcp.verifying.performance import PerformanceGoal, performance_stage
 
 OPS_NAME = re.compile(r'\.name\s*=\s*"([^"]+)"')
@@ -75,7 +76,7 @@ def _compiled_static(candidate: Candidate, kernel: KernelArtifacts, workdir: Pat
         built = compile_scheduler(candidate.source, candidate.tunables, kernel.vmlinux_h, workdir)
     except BuildFailed as failure:
         return ["does not compile with warnings as errors", *problems], None, failure.log
-    return problems + static.check_object(built.path, kernel).problems, built, ""
+    return problems + static.check_object(built.path, kernel_names(kernel)).problems, built, ""
 
 
 def _static_stage(candidate: Candidate, kernel: KernelArtifacts, workdir: Path) -> _StaticResult:
