@@ -21,6 +21,7 @@ SHF_EXECINSTR = 0x4
 SHT_SYMTAB, SHT_NOBITS, SHT_REL = 2, 8, 9
 SHN_UNDEF = 0
 STB_WEAK = 2
+STT_FUNC = 2
 CALL, LD_IMM64 = 0x85, 0x18
 # src_reg of an ld_imm64 that libbpf fills in itself (map fd, map value, BTF id, ...): in an
 # object it is always 0 with a relocation, so a non-zero one was written by hand.
@@ -44,11 +45,14 @@ class Symbol:
     name: str
     section: int
     weak: bool
+    function: bool
 
 
 @dataclass
 class BpfObject:
     sections: list[Section]
+    # The functions that are programs (not subprograms in .text)
+    programs: list[str] = field(default_factory=list)
     # Calls and loads of undefined symbols: name -> weak
     externs: dict[str, bool] = field(default_factory=dict)
     # (program section, helper number) of every helper call
@@ -127,7 +131,8 @@ def _symbols(data: bytes, headers: list[_Header]) -> list[Symbol]:
     symbols = []
     for at in range(symtab.offset, symtab.offset + symtab.size, 24):
         st_name, st_info, _, st_shndx, _, _ = struct.unpack_from("<IBBHQQ", data, at)
-        symbols.append(Symbol(_string(data, headers[symtab.link], st_name), st_shndx, st_info >> 4 == STB_WEAK))
+        symbols.append(Symbol(_string(data, headers[symtab.link], st_name), st_shndx, st_info >> 4 == STB_WEAK,
+                              st_info & 0xF == STT_FUNC))
     return symbols
 
 
@@ -142,6 +147,8 @@ def read_object(path: Path) -> BpfObject:
         for h in headers
     ])
     symbols = _symbols(data, headers)
+    obj.programs = [s.name for s in symbols if s.function and 0 < s.section < len(obj.sections)
+                    and obj.sections[s.section].executable and obj.sections[s.section].name != ".text"]
     relocated: dict[int, dict[int, Symbol]] = {}
     for h in headers:
         if h.type == SHT_REL:

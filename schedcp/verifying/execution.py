@@ -35,6 +35,7 @@ from schedcp.microvm.accel import Timing
 from schedcp.microvm.runner import VmResult, run_script
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
 from schedcp.provisioning.scx import scx_guest_files
+from schedcp.verifying.bpf_object import read_object
 from schedcp.verifying.performance import (
     LONGTAIL,
     WARM_UP_ROUNDS,
@@ -61,6 +62,11 @@ SCX_LOAD_TIMEOUT = 120
 # for over 100 s there, and the stage says so instead of holding the boot.
 VERIFIER_TIMEOUT = 40
 TIMED_OUT = 124  # timeout(1)'s exit status
+# A callback runs with the CPU's scheduling stopped: microseconds normally, even under TCG
+# (whose clock here counts instructions, so host load does not enter it).
+SLOW_CALLBACK_NS = 2_000_000
+SLOW_CALLBACK_MIN_CALLS = 10
+PROG_NAME_LEN = 15
 # (workload, metric in its JSON, which direction is better)
 MEASURES = (
     ("wakeup_latency", "p50_us", Better.LOWER),
@@ -217,7 +223,28 @@ def _dynamic_problems(reports: list[dict[str, Any]], index: int, candidate: Load
     after = next((r for r in reports if r.get("event") == "after" and r.get("candidate") == index), {})
     if after.get("state") != "enabled":
         problems.append(f"scheduler no longer attached after the suite (state {after.get('state')})")
+    if not candidate.binary:
+        problems += slow_callbacks(after.get("progs") or [], read_object(candidate.obj).programs)
     return problems
+
+
+def slow_callbacks(progs: list[dict[str, Any]], programs: list[str]) -> list[str]:
+    """Callbacks whose mean run time (bpf_stats) is beyond SLOW_CALLBACK_NS.
+
+    The kernel names a program by its first 15 characters; of several with one name (an
+    earlier candidate's not yet freed), the newest is this candidate's.
+    """
+    newest: dict[str, dict[str, Any]] = {}
+    for prog in sorted(progs, key=lambda p: int(p.get("id", 0))):
+        newest[str(prog.get("name", ""))] = prog
+    slow = []
+    for name in programs:
+        prog = newest.get(name[:PROG_NAME_LEN], {})
+        calls, spent = int(prog.get("run_cnt", 0)), int(prog.get("run_time_ns", 0))
+        if calls >= SLOW_CALLBACK_MIN_CALLS and spent / calls > SLOW_CALLBACK_NS:
+            slow.append(f"callback {name} took {spent / calls / 1e6:.1f} ms on average over {calls} calls (limit "
+                        f"{SLOW_CALLBACK_NS / 1e6:g} ms): while it runs, its CPU schedules nothing")
+    return slow
 
 
 def _dynamic_stage(reports: list[dict[str, Any]], index: int, candidate: LoadableCandidate) -> VerificationStage:

@@ -69,6 +69,11 @@ run_gate() {
   done
 }
 
+# Every program's run count and run time (kernel.bpf_stats_enabled): a callback that takes
+# long stalls the CPU it runs on whatever the workloads show.
+echo 1 > /proc/sys/kernel/bpf_stats_enabled
+prog_stats() { o=$(bpftool -j prog show 2>/dev/null); [ -n "$o" ] && echo "$o" || echo null; }
+
 run_suite baseline
 [ -z "$GATE_PARTS" ] || run_gate baseline
 # A binary loads until it has attached, died, or SCX_LOAD_TIMEOUT passed; rc 0 once attached.
@@ -108,7 +113,7 @@ while read idx ops kind path args; do
     run_suite c$idx
     # A scheduler the suite got ejected has nothing left to measure.
     if [ -n "$GATE_PARTS" ] && [ "$(sched_state)" = enabled ]; then run_gate c$idx; fi
-    report "{\"event\":\"after\",\"candidate\":$idx,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\"}"
+    report "{\"event\":\"after\",\"candidate\":$idx,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\",\"progs\":$(prog_stats)}"
     unload
     sleep 0.3
   elif [ "$kind" = scx ]; then
