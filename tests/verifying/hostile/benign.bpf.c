@@ -65,13 +65,13 @@ s32 SCHEDCP_OPS(benign_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake
 
 void SCHEDCP_OPS(benign_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct task_ctx *ctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	struct task_ctx *tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
 	struct task_struct *ref = bpf_task_acquire(p);
 
 	if (ref)
 		bpf_task_release(ref);
-	if (ctx)
-		ctx->enqueued++;
+	if (tctx)
+		tctx->enqueued++;
 	count(1);
 	schedcp_insert(p, SCX_DSQ_GLOBAL, SCX_SLICE_DFL, enq_flags);
 }

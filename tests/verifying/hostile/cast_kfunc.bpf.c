@@ -13,7 +13,7 @@ struct {
 
 void SCHEDCP_OPS(cast_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	struct task_struct *parent = bpf_rdonly_cast(p->real_parent, bpf_core_type_id_kernel(struct task_struct));
+	struct task_struct *parent = bpf_rdonly_cast(p->real_parent, 0);
 	u32 zero = 0;
 	u64 *slot = bpf_map_lookup_elem(&loot, &zero);
 
