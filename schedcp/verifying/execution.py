@@ -78,6 +78,8 @@ MEASURES = (
 )
 LOAD_LOG = re.compile(r"-- BEGIN PROG LOAD LOG --\n(?P<log>.*?)-- END PROG LOAD LOG --", re.S)
 DECISIVE = re.compile(r"error:|invalid|not allowed|unknown func|unreleased reference|R\d+ (?:!read_ok|type=)")
+# The verifier's walk: instructions and states ("12: (85) call ...", "12: R1=..."), source lines ("; x = y").
+INSTRUCTION = re.compile(r"^\s*(\d+:|;|from \d+ to \d+:)")
 GAVE_UP = re.compile(r"BPF program is too large\. Processed (\d+) insn")
 # A verifier's refusal, as opposed to the instructions and register states around it.
 REFUSAL = re.compile(
@@ -184,7 +186,8 @@ def refusal(rc: int, log: str, binary: bool = False) -> str:
         return (f"the kernel verifier had not decided after {VERIFIER_TIMEOUT} s and was stopped: it was still walking "
                 f"the program's paths, as it does for a loop it cannot prove bounded")
     match = LOAD_LOG.search(log)
-    reasons = [line.strip() for line in (match.group("log") if match else log).splitlines() if REFUSAL.search(line)]
+    reasons = [line.strip() for line in (match.group("log") if match else log).splitlines()
+               if REFUSAL.search(line) and not INSTRUCTION.match(line)]
     if match and reasons:
         return "the kernel verifier rejected it: " + " / ".join(dict.fromkeys(reasons[:3]))
     loader = [line.strip() for line in log.splitlines() if line.startswith("libbpf:") and REFUSAL.search(line)]

@@ -88,8 +88,14 @@ scx_load() {
 
 # The loader's output: 6.x kernels state a refusal at the end of the verifier's log, 7.x
 # at its top, and a level-2 log can run to megabytes.
+# libbpf's debug lines come first: the log starts at the verifier's, when there is one.
 load_log() {
-  if [ "$(wc -l < /tmp/load)" -gt 160 ]; then head -n 60 /tmp/load; echo '[...]'; tail -n 100 /tmp/load; else cat /tmp/load; fi
+  grep -q 'BEGIN PROG LOAD LOG' /tmp/load && sed -n '/BEGIN PROG LOAD LOG/,$p' /tmp/load > /tmp/load.log || cp /tmp/load /tmp/load.log
+  if [ "$(wc -l < /tmp/load.log)" -gt 160 ]; then
+    head -n 60 /tmp/load.log; echo '[...]'; tail -n 100 /tmp/load.log
+  else
+    cat /tmp/load.log
+  fi
 }
 
 unload() {
