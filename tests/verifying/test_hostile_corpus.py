@@ -1,30 +1,19 @@
 """The hostile corpus (tests/verifying/hostile): each scheduler stopped at its stage, with its cause.
 
 Every case names the stage that must stop it (manifest.yaml). The static ones are refused
-without booting anything; the others, with the benign control, share one micro-VM boot.
+without booting anything; the others, with the benign control, share one micro-VM boot with
+the built-in schedulers (conftest.one_boot).
 """
 
 from __future__ import annotations
 
 import re
-import time
-from pathlib import Path
 
 import pytest
-import yaml
 
 from schedcp.verifying import verifier
-from schedcp.verifying.verifier import Candidate, verify_all
-
-HOSTILE = Path(__file__).with_name("hostile")
-CASES = yaml.safe_load((HOSTILE / "manifest.yaml").read_text())
-ORDER = ("static", "kernelVerifier", "dynamic")
-STATIC = [c for c in CASES if c["stage"] == "static"]
-LATER = [c for c in CASES if c["stage"] != "static"]
-
-
-def candidate(case: dict) -> Candidate:
-    return Candidate(case["file"], (HOSTILE / f"{case['file']}.bpf.c").read_text())
+from schedcp.verifying.verifier import verify_all
+from tests.verifying.corpus import CASES, HOSTILE, LATER, ORDER, STATIC, candidate
 
 
 def where_it_stopped(case: dict, report) -> str:
@@ -69,8 +58,6 @@ def test_the_later_cases_and_the_control_pass_the_static_stage() -> None:
 
 
 @pytest.mark.vm
-def test_kernel_and_dynamic_cases_fail_at_their_stage_in_one_boot_and_the_control_passes() -> None:
-    started = time.monotonic()
-    reports = verify_all([candidate(c) for c in LATER])
-    print(f"\n{len(LATER)} candidates verified in {time.monotonic() - started:.0f} s")
-    assert_all_stopped(LATER, reports)
+def test_kernel_and_dynamic_cases_fail_at_their_stage_in_one_boot_and_the_control_passes(one_boot) -> None:
+    """The boot is shared with the built-ins (conftest.one_boot)."""
+    assert_all_stopped(LATER, [one_boot[case["file"]] for case in LATER])

@@ -10,7 +10,7 @@ import pytest
 from schedcp.templates import builtin_templates
 from schedcp.verifying import verifier
 from schedcp.verifying.verifier import Candidate, verify_all
-from tests.verifying.test_hostile_corpus import HOSTILE
+from tests.verifying.corpus import HOSTILE
 
 
 @pytest.fixture
