@@ -34,8 +34,8 @@ void bpf_cgroup_release(struct cgroup *cgrp) __ksym;
 
 /*
  * 6.13 renamed the dispatch kfuncs (scx_bpf_dispatch* -> scx_bpf_dsq_insert*,
- * scx_bpf_consume -> scx_bpf_dsq_move_to_local); later kernels dropped the old names.
- * The 6.12 names can go when no node runs a kernel older than 6.13.
+ * scx_bpf_consume -> scx_bpf_dsq_move_to_local) and later kernels drop the old names.
+ * The 6.12 names are the fallback; they can go when no node runs a kernel older than 6.13.
  */
 void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) SCHEDCP_KFUNC;
 void scx_bpf_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime, u64 enq_flags) SCHEDCP_KFUNC;
@@ -48,8 +48,9 @@ bool scx_bpf_consume(u64 dsq_id) SCHEDCP_KFUNC;
 u64 scx_bpf_now(void) SCHEDCP_KFUNC;
 
 /*
- * Later kernels set a task's slice and vtime through kfuncs, and 7.x refuses the field
- * writes that 6.12-6.16 need; the writes can go when the oldest kernel has the kfuncs.
+ * 7.x wants a task's slice and vtime set through these kfuncs instead of field writes;
+ * the field writes are the fallback for kernels without them, and can go when every
+ * node's kernel has the kfuncs.
  */
 void scx_bpf_task_set_slice(struct task_struct *p, u64 slice) SCHEDCP_KFUNC;
 void scx_bpf_task_set_dsq_vtime(struct task_struct *p, u64 vtime) SCHEDCP_KFUNC;
