@@ -144,6 +144,8 @@ s32 SCHEDCP_OPS_SLEEPABLE(batch_init)
 	return scx_bpf_create_dsq(JOB_DSQ, -1);
 }
 
+SCHEDCP_EXIT(batch_exit)
+
 SEC(".struct_ops.link")
 struct sched_ext_ops batch_ops = {
 	.select_cpu = (void *)batch_select_cpu,
@@ -154,5 +156,6 @@ struct sched_ext_ops batch_ops = {
 	.enable = (void *)batch_enable,
 	.disable = (void *)batch_disable,
 	.init = (void *)batch_init,
+	.exit = (void *)batch_exit,
 	.name = "schedcp_batch",
 };

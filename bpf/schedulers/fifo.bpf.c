@@ -36,9 +36,12 @@ void SCHEDCP_OPS(fifo_enqueue, struct task_struct *p, u64 enq_flags)
 	schedcp_insert(p, SCX_DSQ_GLOBAL, SLICE_US * SCHEDCP_USEC, enq_flags);
 }
 
+SCHEDCP_EXIT(fifo_exit)
+
 SEC(".struct_ops.link")
 struct sched_ext_ops fifo_ops = {
 	.select_cpu = (void *)fifo_select_cpu,
 	.enqueue = (void *)fifo_enqueue,
+	.exit = (void *)fifo_exit,
 	.name = "schedcp_fifo",
 };

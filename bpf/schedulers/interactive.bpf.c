@@ -132,6 +132,8 @@ s32 SCHEDCP_OPS_SLEEPABLE(interactive_init)
 	return scx_bpf_create_dsq(SHARED_DSQ, -1);
 }
 
+SCHEDCP_EXIT(interactive_exit)
+
 SEC(".struct_ops.link")
 struct sched_ext_ops interactive_ops = {
 	.select_cpu = (void *)interactive_select_cpu,
@@ -142,5 +144,6 @@ struct sched_ext_ops interactive_ops = {
 	.stopping = (void *)interactive_stopping,
 	.enable = (void *)interactive_enable,
 	.init = (void *)interactive_init,
+	.exit = (void *)interactive_exit,
 	.name = "schedcp_interactive",
 };

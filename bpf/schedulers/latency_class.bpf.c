@@ -34,19 +34,8 @@
 #define LATENCY_DSQ 0
 #define SHARED_DSQ 1
 
-enum workload_class {
-	CLASS_NORMAL = 0,
-	CLASS_LATENCY = 1,
-	CLASS_BATCH = 2,
-};
-
-/* cgroup id (cgroup v2 inode number) -> enum workload_class; written by the node agent. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, u64);
-	__type(value, u32);
-} cgroup_class SEC(".maps");
+/* cgroup id -> enum schedcp_class, written by the node agent; schedcp_class_of(). */
+SCHEDCP_CGROUP_CLASSES
 
 /* What each CPU runs now, so a waking latency task knows whether preempting pays off. */
 struct {
@@ -56,23 +45,9 @@ struct {
 	__type(value, u32);
 } running_class SEC(".maps");
 
-static u32 class_of(struct task_struct *p)
-{
-	struct cgroup *cgrp = scx_bpf_task_cgroup(p);
-	u64 id;
-	u32 *class;
-
-	if (!cgrp)
-		return CLASS_NORMAL;
-	id = cgrp->kn->id;
-	bpf_cgroup_release(cgrp);
-	class = bpf_map_lookup_elem(&cgroup_class, &id);
-	return class ? *class : CLASS_NORMAL;
-}
-
 static u64 slice_of(u32 class)
 {
-	return (class == CLASS_LATENCY ? LATENCY_SLICE_US : BATCH_SLICE_US) * SCHEDCP_USEC;
+	return (class == SCHEDCP_CLASS_LATENCY ? LATENCY_SLICE_US : BATCH_SLICE_US) * SCHEDCP_USEC;
 }
 
 s32 SCHEDCP_OPS(latency_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -81,7 +56,7 @@ s32 SCHEDCP_OPS(latency_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 	s32 cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &idle);
 
 	if (idle)
-		schedcp_insert(p, SCX_DSQ_LOCAL, slice_of(class_of(p)), 0);
+		schedcp_insert(p, SCX_DSQ_LOCAL, slice_of(schedcp_class_of(p)), 0);
 	return cpu;
 }
 
@@ -91,15 +66,17 @@ static void preempt_for(struct task_struct *p)
 	u32 zero = 0, *current_class;
 
 	current_class = bpf_map_lookup_percpu_elem(&running_class, &zero, cpu);
-	if (current_class && *current_class != CLASS_LATENCY)
+	if (current_class && *current_class != SCHEDCP_CLASS_LATENCY) {
+		schedcp_count(SCHEDCP_STAT_PREEMPT);
 		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	}
 }
 
 void SCHEDCP_OPS(latency_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	u32 class = class_of(p);
+	u32 class = schedcp_class_of(p);
 
-	if (class != CLASS_LATENCY) {
+	if (class != SCHEDCP_CLASS_LATENCY) {
 		schedcp_insert(p, SHARED_DSQ, slice_of(class), enq_flags);
 		return;
 	}
@@ -119,7 +96,7 @@ void SCHEDCP_OPS(latency_running, struct task_struct *p)
 	u32 zero = 0, *slot = bpf_map_lookup_elem(&running_class, &zero);
 
 	if (slot)
-		*slot = class_of(p);
+		*slot = schedcp_class_of(p);
 }
 
 s32 SCHEDCP_OPS_SLEEPABLE(latency_init)
@@ -129,6 +106,8 @@ s32 SCHEDCP_OPS_SLEEPABLE(latency_init)
 	return err ? err : scx_bpf_create_dsq(SHARED_DSQ, -1);
 }
 
+SCHEDCP_EXIT(latency_exit)
+
 SEC(".struct_ops.link")
 struct sched_ext_ops latency_class_ops = {
 	.select_cpu = (void *)latency_select_cpu,
@@ -136,5 +115,6 @@ struct sched_ext_ops latency_class_ops = {
 	.dispatch = (void *)latency_dispatch,
 	.running = (void *)latency_running,
 	.init = (void *)latency_init,
+	.exit = (void *)latency_exit,
 	.name = "schedcp_latency",
 };

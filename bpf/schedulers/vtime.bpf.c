@@ -83,6 +83,8 @@ s32 SCHEDCP_OPS_SLEEPABLE(vtime_init)
 	return scx_bpf_create_dsq(FAIR_DSQ, -1);
 }
 
+SCHEDCP_EXIT(vtime_exit)
+
 SEC(".struct_ops.link")
 struct sched_ext_ops vtime_ops = {
 	.select_cpu = (void *)vtime_select_cpu,
@@ -92,5 +94,6 @@ struct sched_ext_ops vtime_ops = {
 	.stopping = (void *)vtime_stopping,
 	.enable = (void *)vtime_enable,
 	.init = (void *)vtime_init,
+	.exit = (void *)vtime_exit,
 	.name = "schedcp_vtime",
 };

@@ -44,7 +44,7 @@ log = logging.getLogger("schedcp.agent.applier")
 CLASS_MAP = "cgroup_class"
 # Where the agent image carries the scx binaries (node-agent/Dockerfile).
 DEFAULT_SCX_DIR = Path("/opt/schedcp/scx")
-# Values of `enum workload_class` in bpf/schedulers/latency_class.bpf.c.
+# Values of `enum schedcp_class` in bpf/include/schedcp.bpf.h (a unit test compares them).
 CLASS_VALUES = {WorkloadClass.THROUGHPUT: 0, WorkloadClass.LATENCY: 1, WorkloadClass.BATCH: 2}
 
 

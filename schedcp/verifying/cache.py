@@ -18,6 +18,7 @@ from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationRe
 from schedcp.building import WORKLOAD_DIR
 from schedcp.cache import cache_root
 from schedcp.provisioning.kernel import provision_kernel
+from schedcp.templates import INCLUDE_DIR
 from schedcp.verifying import verifier
 from schedcp.verifying.performance import PerformanceGoal
 
@@ -25,6 +26,7 @@ from schedcp.verifying.performance import PerformanceGoal
 # object's digest), changes the key.
 _HERE = Path(__file__).parent
 _VERIFIER_FILES = (_HERE / "verifier.py", _HERE / "execution.py", _HERE / "static.py", _HERE / "guest.sh",
+                   _HERE / "allowlist.py", _HERE / "bpf_object.py", _HERE / "kernel_names.py", INCLUDE_DIR / "schedcp.bpf.h",
                    _HERE / "performance.py", _HERE.parent / "building.py", _HERE.parent / "provisioning" / "scx_guest.sh")
 
 

@@ -35,6 +35,7 @@ from schedcp.microvm.accel import Timing
 from schedcp.microvm.runner import VmResult, run_script
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
 from schedcp.provisioning.scx import scx_guest_files
+from schedcp.verifying.bpf_object import read_object
 from schedcp.verifying.performance import (
     LONGTAIL,
     WARM_UP_ROUNDS,
@@ -56,6 +57,17 @@ MID_SECONDS = 0.4
 WORKLOAD_TIMEOUT = 20
 # scx_lavd's BPF load takes about 30 s under TCG.
 SCX_LOAD_TIMEOUT = 120
+# An object's load, the kernel verifier's walk included. The built-ins verify in a few
+# seconds under TCG; a loop the verifier cannot bound walks its million-instruction limit
+# for over 100 s there, and the stage says so instead of holding the boot.
+VERIFIER_TIMEOUT = 40
+# timeout(1)'s exit status: coreutils' 124, busybox's (the guest's) that of its SIGTERM.
+TIMED_OUT = (124, 128 + 15)
+# A callback runs with the CPU's scheduling stopped: microseconds normally, even under TCG
+# (whose clock here counts instructions, so host load does not enter it).
+SLOW_CALLBACK_NS = 2_000_000
+SLOW_CALLBACK_MIN_CALLS = 3  # .init and .exit run once, and may take longer
+PROG_NAME_LEN = 15
 # (workload, metric in its JSON, which direction is better)
 MEASURES = (
     ("wakeup_latency", "p50_us", Better.LOWER),
@@ -67,6 +79,15 @@ MEASURES = (
 )
 LOAD_LOG = re.compile(r"-- BEGIN PROG LOAD LOG --\n(?P<log>.*?)-- END PROG LOAD LOG --", re.S)
 DECISIVE = re.compile(r"error:|invalid|not allowed|unknown func|unreleased reference|R\d+ (?:!read_ok|type=)")
+# The verifier's walk: instructions and states ("12: (85) call ...", "12: R1=..."), source lines ("; x = y").
+INSTRUCTION = re.compile(r"^\s*(\d+:|;|from \d+ to \d+:)")
+GAVE_UP = re.compile(r"BPF program is too large\. Processed (\d+) insn")
+# A verifier's refusal, as opposed to the instructions and register states around it.
+REFUSAL = re.compile(
+    r"invalid|unreleased reference|not allowed|unknown func|back-edge|infinite loop|!read_ok|must be|cannot|"
+    r"expected|unbounded|misaligned|out of range|is not|arg#\d|too large|not found|failed to|has no|unsupported",
+    re.I,
+)
 EJECTION = re.compile(r"sched_ext: BPF scheduler \"?'?(?P<name>[^\"']+)\"?'? disabled \((?P<reason>[^)]*)\)(?P<rest>.*)", re.S)
 
 
@@ -98,7 +119,7 @@ class ExecutionOutcome:
 
 def _params(goal: PerformanceGoal | None) -> str:
     lines = [f"WORKLOADS='{' '.join(SUITE)}'", f"MID_SECONDS={MID_SECONDS}", f"WORKLOAD_TIMEOUT={WORKLOAD_TIMEOUT}",
-             f"SCX_LOAD_TIMEOUT={SCX_LOAD_TIMEOUT}"]
+             f"SCX_LOAD_TIMEOUT={SCX_LOAD_TIMEOUT}", f"VERIFIER_TIMEOUT={VERIFIER_TIMEOUT}"]
     lines += [f"CMD_{name}='{command}'" for name, command in SUITE.items()]
     gate = gate_commands(goal) if goal else {}
     lines += [f"GATE_PARTS='{' '.join(gate)}'", f"GATE_ROUNDS={goal.rounds + WARM_UP_ROUNDS if goal else 0}",
@@ -120,9 +141,11 @@ def boot_and_run(candidates: list[LoadableCandidate], kernel: KernelArtifacts | 
         if binaries:
             files |= scx_guest_files(kernel or provision_kernel())
         # Budget: the baseline suite, each candidate's suite, and a full watchdog timeout;
-        # the gate's rounds for EEVDF and each candidate; a binary's load.
+        # the gate's rounds for EEVDF and each candidate; an object's or a binary's load.
         gate = gate_seconds(goal) if goal else 0
-        timeout = 60 + 45 * len(candidates) + gate * (1 + len(candidates)) + SCX_LOAD_TIMEOUT * binaries
+        objects = len(candidates) - binaries
+        timeout = (60 + 45 * len(candidates) + gate * (1 + len(candidates)) + SCX_LOAD_TIMEOUT * binaries
+                   + VERIFIER_TIMEOUT * objects)
         return run_script(GUEST_SCRIPT.read_text(), files, timeout=timeout, kernel=kernel, share_host=binaries > 0,
                           timing=Timing.DETERMINISTIC)
 
@@ -155,15 +178,35 @@ def compare(reports: list[dict[str, Any]], label: str) -> list[WorkloadCompariso
     return comparisons
 
 
-def _kernel_stage(load: dict[str, Any]) -> VerificationStage:
+def refusal(rc: int, log: str, binary: bool = False) -> str:
+    """What happened, in a sentence: the verifier's limit, its time limit, or its reason."""
+    if gave_up := GAVE_UP.search(log):
+        return (f"the kernel verifier gave up after {int(gave_up.group(1)):,} instructions (its limit): a loop it "
+                f"cannot prove bounded, or too many paths")
+    if rc in TIMED_OUT and not binary:
+        return (f"the kernel verifier had not decided after {VERIFIER_TIMEOUT} s and was stopped: it was still walking "
+                f"the program's paths, as it does for a loop it cannot prove bounded")
+    match = LOAD_LOG.search(log)
+    reasons = [line.strip() for line in (match.group("log") if match else log).splitlines()
+               if REFUSAL.search(line) and not INSTRUCTION.match(line)]
+    if match and reasons:
+        return "the kernel verifier rejected it: " + " / ".join(dict.fromkeys(reasons[:3]))
+    loader = [line.strip() for line in log.splitlines() if line.startswith("libbpf:") and REFUSAL.search(line)]
+    if loader:
+        return "the loader refused it before the verifier: " + " / ".join(dict.fromkeys(loader[:2]))
+    return "the kernel refused to load the scheduler"
+
+
+def _kernel_stage(load: dict[str, Any], binary: bool = False) -> VerificationStage:
     if not load:
         return VerificationStage(name=StageName.KERNEL_VERIFIER, result=StageResult.FAILED, message="the VM never tried to load it")
     if load.get("rc") != 0:
+        log = load.get("log", "")
         return VerificationStage(
             name=StageName.KERNEL_VERIFIER,
             result=StageResult.FAILED,
-            message="the kernel refused to load the scheduler",
-            log=decisive_verifier_lines(load.get("log", ""))[-16000:],
+            message=refusal(int(load.get("rc", 1)), log, binary)[:4000],
+            log=decisive_verifier_lines(log)[-16000:],
         )
     return VerificationStage(
         name=StageName.KERNEL_VERIFIER, result=StageResult.PASSED, message=f"loaded; sched_ext {load.get('state')}, ops {load.get('ops')}"
@@ -184,7 +227,28 @@ def _dynamic_problems(reports: list[dict[str, Any]], index: int, candidate: Load
     after = next((r for r in reports if r.get("event") == "after" and r.get("candidate") == index), {})
     if after.get("state") != "enabled":
         problems.append(f"scheduler no longer attached after the suite (state {after.get('state')})")
+    if not candidate.binary:
+        problems += slow_callbacks(after.get("progs") or [], read_object(candidate.obj).programs)
     return problems
+
+
+def slow_callbacks(progs: list[dict[str, Any]], programs: list[str]) -> list[str]:
+    """Callbacks whose mean run time (bpf_stats) is beyond SLOW_CALLBACK_NS.
+
+    The kernel names a program by its first 15 characters; of several with one name (an
+    earlier candidate's not yet freed), the newest is this candidate's.
+    """
+    newest: dict[str, dict[str, Any]] = {}
+    for prog in sorted(progs, key=lambda p: int(p.get("id", 0))):
+        newest[str(prog.get("name", ""))] = prog
+    slow = []
+    for name in programs:
+        prog = newest.get(name[:PROG_NAME_LEN], {})
+        calls, spent = int(prog.get("run_cnt", 0)), int(prog.get("run_time_ns", 0))
+        if calls >= SLOW_CALLBACK_MIN_CALLS and spent / calls > SLOW_CALLBACK_NS:
+            slow.append(f"callback {name} took {spent / calls / 1e6:.1f} ms on average over {calls} calls (limit "
+                        f"{SLOW_CALLBACK_NS / 1e6:g} ms): while it runs, its CPU schedules nothing")
+    return slow
 
 
 def _dynamic_stage(reports: list[dict[str, Any]], index: int, candidate: LoadableCandidate) -> VerificationStage:
@@ -223,7 +287,7 @@ def outcomes(vm: VmResult, candidates: list[LoadableCandidate], goal: Performanc
     baseline = gate_rounds(vm.reports, "baseline", None) if goal else {}
     for index, candidate in enumerate(candidates):
         load = next((r for r in vm.reports if r.get("event") == "load" and r.get("candidate") == index), {})
-        kernel = _kernel_stage(load)
+        kernel = _kernel_stage(load, candidate.binary is not None)
         if kernel.result != StageResult.PASSED:
             dynamic = VerificationStage(name=StageName.DYNAMIC, result=StageResult.SKIPPED, message="not loaded")
             results.append(ExecutionOutcome(kernel, dynamic, []))

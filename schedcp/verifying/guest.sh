@@ -1,7 +1,8 @@
 # The verifier's guest side, sourced by the micro-VM's /init (which defines `report`).
 # params.sh sets WORKLOADS, CMD_<name>, MID_SECONDS and WORKLOAD_TIMEOUT, and for the
 # performance gate GATE_PARTS (empty: no gate), GATE_CMD_<part>, GATE_ROUNDS (warm-up
-# included), GATE_TIMEOUT, and SCX_LOAD_TIMEOUT (seconds); candidates.txt lists "INDEX OPS
+# included), GATE_TIMEOUT, SCX_LOAD_TIMEOUT and VERIFIER_TIMEOUT (seconds, an object's
+# load); candidates.txt lists "INDEX OPS
 # KIND PATH [ARGS...]" lines: KIND obj is a scheduler object at PATH (obj/cINDEX.bpf.o),
 # registered with bpftool; KIND scx a user-space scx binary at host PATH, started with ARGS
 # (their grammar allows no spaces or shell characters), whose ops name is OPS_<version>_<target>.
@@ -68,6 +69,11 @@ run_gate() {
   done
 }
 
+# Every program's run count and run time (kernel.bpf_stats_enabled): a callback that takes
+# long stalls the CPU it runs on whatever the workloads show.
+echo 1 > /proc/sys/kernel/bpf_stats_enabled
+prog_stats() { o=$(bpftool -j prog show 2>/dev/null); [ -n "$o" ] && echo "$o" || echo null; }
+
 run_suite baseline
 [ -z "$GATE_PARTS" ] || run_gate baseline
 # A binary loads until it has attached, died, or SCX_LOAD_TIMEOUT passed; rc 0 once attached.
@@ -80,6 +86,18 @@ scx_load() {
   case "$(sched_ops)" in "${ops}_"*) [ "$(sched_state)" = enabled ] ;; *) false ;; esac
 }
 
+# The loader's output: 6.x kernels state a refusal at the end of the verifier's log, 7.x
+# at its top, and a level-2 log can run to megabytes.
+# libbpf's debug lines come first: the log starts at the verifier's, when there is one.
+load_log() {
+  grep -q 'BEGIN PROG LOAD LOG' /tmp/load && sed -n '/BEGIN PROG LOAD LOG/,$p' /tmp/load > /tmp/load.log || cp /tmp/load /tmp/load.log
+  if [ "$(wc -l < /tmp/load.log)" -gt 160 ]; then
+    head -n 60 /tmp/load.log; echo '[...]'; tail -n 100 /tmp/load.log
+  else
+    cat /tmp/load.log
+  fi
+}
+
 unload() {
   if [ "$kind" = scx ]; then scx_stop; else rm -rf /sys/fs/bpf/c$idx; fi
 }
@@ -90,17 +108,18 @@ while read idx ops kind path args; do
     scx_load "$path" $args
   else
     mkdir -p /sys/fs/bpf/c$idx
-    bpftool -d struct_ops register "$path" /sys/fs/bpf/c$idx > /tmp/load 2>&1
+    # The verifier checks for signals as it walks, so the timeout ends it (rc 124).
+    timeout "$VERIFIER_TIMEOUT" bpftool -d struct_ops register "$path" /sys/fs/bpf/c$idx > /tmp/load 2>&1
   fi
   rc=$?
   classes=null
   if [ $rc -eq 0 ]; then write_classes; classes=$?; fi
-  report "{\"event\":\"load\",\"candidate\":$idx,\"rc\":$rc,\"classes\":$classes,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\",\"log\":\"$(tail -n 80 /tmp/load | json_text)\"}"
+  report "{\"event\":\"load\",\"candidate\":$idx,\"rc\":$rc,\"classes\":$classes,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\",\"log\":\"$(load_log | json_text)\"}"
   if [ $rc -eq 0 ]; then
     run_suite c$idx
     # A scheduler the suite got ejected has nothing left to measure.
     if [ -n "$GATE_PARTS" ] && [ "$(sched_state)" = enabled ]; then run_gate c$idx; fi
-    report "{\"event\":\"after\",\"candidate\":$idx,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\"}"
+    report "{\"event\":\"after\",\"candidate\":$idx,\"state\":\"$(sched_state)\",\"ops\":\"$(sched_ops)\",\"progs\":$(prog_stats)}"
     unload
     sleep 0.3
   elif [ "$kind" = scx ]; then

@@ -23,14 +23,17 @@ from pydantic import ValidationError
 from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationReport, VerificationStage
 from schedcp.api.v1alpha1.template import BinarySource, parse_binary
 from schedcp.building import BuildFailed, BuiltObject, compile_scheduler
+from schedcp.microvm.runner import VmResult
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel
 from schedcp.templates import sha256_text
 from schedcp.verifying import static
-from schedcp.verifying.execution import LoadableCandidate, boot_and_run, outcomes
+from schedcp.verifying.execution import ExecutionOutcome, LoadableCandidate, boot_and_run, outcomes
+from schedcp.verifying.kernel_names import kernel_names
 from schedcp.verifying.performance import PerformanceGoal, performance_stage
 
 OPS_NAME = re.compile(r'\.name\s*=\s*"([^"]+)"')
-PASSED_CODE = "compiles; GPL; struct_ops only; no forbidden helpers; bounded maps"
+PASSED_CODE = ("compiles; GPL; only sched_ext struct_ops programs; every helper, kfunc and map type on the allow-list; "
+               "bounded maps")
 PASSED_BINARY = "a pinned scx binary, its digest checked; arguments are its tunables' flags within their ranges"
 
 
@@ -73,7 +76,7 @@ def _compiled_static(candidate: Candidate, kernel: KernelArtifacts, workdir: Pat
         built = compile_scheduler(candidate.source, candidate.tunables, kernel.vmlinux_h, workdir)
     except BuildFailed as failure:
         return ["does not compile with warnings as errors", *problems], None, failure.log
-    return problems + static.check_object(built.path).problems, built, ""
+    return problems + static.check_object(built.path, kernel_names(kernel)).problems, built, ""
 
 
 def _static_stage(candidate: Candidate, kernel: KernelArtifacts, workdir: Path) -> _StaticResult:
@@ -131,19 +134,31 @@ def verify_all(candidates: list[Candidate], *, dynamic: bool = True, kernel: Ker
     return reports
 
 
+def _unfinished(vm: VmResult, position: int, outcome: ExecutionOutcome) -> list[VerificationStage]:
+    """The stages of a candidate whose turn the boot did not finish: what it was doing then."""
+    why = f"the VM {'ran out of its time budget' if vm.timed_out else 'ended'} after {vm.seconds:.0f} s"
+    console = vm.console[-8000:]
+    loaded = [int(r.get("candidate", -1)) for r in vm.events("load")]
+    if position in loaded and outcome.kernel_stage.result == StageResult.PASSED:
+        return [outcome.kernel_stage,
+                VerificationStage(name=StageName.DYNAMIC, result=StageResult.FAILED, log=console,
+                                  message=f"{why} while it ran the workloads: a stall the watchdog did not end")]
+    reached = position in loaded or position == max(loaded, default=-1) + 1
+    message = f"{why} while the kernel verifier was checking it" if reached else f"not verified: {why}, before its turn"
+    return [VerificationStage(name=StageName.KERNEL_VERIFIER, result=StageResult.FAILED, message=message, log=console),
+            _skipped(StageName.DYNAMIC, "not loaded")]
+
+
 def _run_in_vm(reports: list[VerificationReport], loadable: list[tuple[int, LoadableCandidate]], kernel: KernelArtifacts,
                goal: PerformanceGoal | None) -> None:
     vm = boot_and_run([c for _, c in loadable], kernel, goal)
     shared = f" (one {vm.accelerator.upper()} boot of {vm.seconds:.1f}s shared by {len(loadable)} candidates)"
-    if not vm.finished:
-        why = "the VM timed out" if vm.timed_out else "the VM ended early"
-        for i, _ in loadable:
-            reports[i].stages += [
-                VerificationStage(name=StageName.KERNEL_VERIFIER, result=StageResult.FAILED, message=why + shared, log=vm.console[-8000:]),
-                _skipped(StageName.DYNAMIC, why),
-            ]
-        return
-    for (i, _), outcome in zip(loadable, outcomes(vm, [c for _, c in loadable], goal), strict=True):
+    # A candidate's turn ends with its dmesg report: the ones before a timeout keep their verdicts.
+    done = {r.get("candidate") for r in vm.events("dmesg")}
+    for position, ((i, _), outcome) in enumerate(zip(loadable, outcomes(vm, [c for _, c in loadable], goal), strict=True)):
+        if not vm.finished and position not in done:
+            reports[i].stages += _unfinished(vm, position, outcome)
+            continue
         outcome.dynamic_stage.duration_seconds = vm.seconds
         outcome.dynamic_stage.message += shared
         reports[i].stages += [outcome.kernel_stage, outcome.dynamic_stage]

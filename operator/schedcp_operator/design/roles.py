@@ -52,6 +52,9 @@ EXECUTION = Role(
     system=ORIENTATION + " Role: execution. Carry out the plan: propose a configuration (tunables within "
     "their declared ranges) or submit BPF C (GPL, sched_ext struct_ops only, include \"schedcp.bpf.h\"). "
     "Prefer the tunables proven on similar workloads; avoid those of the anti-patterns. "
+    "The verifier admits only what a scheduler needs: map, time, CPU-id, bpf_loop and spin-lock helpers, the "
+    "sched_ext kfuncs, task/cgroup/cpumask acquire-release kfuncs, plain maps of bounded size; no probe reads, "
+    "printk, ring buffers, signals, kernel variables or other program types. "
     "Run the verifier; if it fails, repair from its report. Finish only with a candidate that passed. "
     "With a performance goal, passing means beating the kernel's default scheduler on the replayed profile; "
     "a safe candidate that does not is no use: try another template, tunables or source.",

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Attaches a kprobe beside a valid scheduler: not a sched_ext program, refused statically. */
+/* A valid FIFO with a kprobe beside it: not a sched_ext program. */
 #include "schedcp.bpf.h"
 
 SEC("kprobe/do_nanosleep")
@@ -16,5 +16,5 @@ void SCHEDCP_OPS(spy_enqueue, struct task_struct *p, u64 enq_flags)
 SEC(".struct_ops.link")
 struct sched_ext_ops spy_ops = {
 	.enqueue = (void *)spy_enqueue,
-	.name = "schedcp_kprobe",
+	.name = "hostile_kprobe",
 };

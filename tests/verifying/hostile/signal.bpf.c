@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Signals the task it schedules: a forbidden helper, refused before anything boots. */
+/* Kills every task it is asked to schedule: a helper outside the allow-list. */
 #include "schedcp.bpf.h"
 
 void SCHEDCP_OPS(signal_enqueue, struct task_struct *p, u64 enq_flags)
@@ -11,5 +11,5 @@ void SCHEDCP_OPS(signal_enqueue, struct task_struct *p, u64 enq_flags)
 SEC(".struct_ops.link")
 struct sched_ext_ops signal_ops = {
 	.enqueue = (void *)signal_enqueue,
-	.name = "schedcp_forbidden",
+	.name = "hostile_signal",
 };
