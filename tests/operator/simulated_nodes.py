@@ -145,7 +145,9 @@ class SimulatedNode:
 
     def _metrics(self, pod: client.V1Pod) -> SchedulingMetrics:
         loaded = self.loaded is not None
-        metrics = _under(WEB if (pod.metadata.labels or {}).get("app") == "web" else BATCH, loaded, self.behaviour.effect)
+        # Every web tier (app web, web-other, ...) measures as a web server; the rest as batch.
+        web = str((pod.metadata.labels or {}).get("app", "")).startswith("web")
+        metrics = _under(WEB if web else BATCH, loaded, self.behaviour.effect)
         if loaded and pod.metadata.namespace == self.behaviour.hurts and metrics.cpu_cores:
             return metrics.model_copy(update={"cpu_cores": metrics.cpu_cores / 3})
         return metrics
