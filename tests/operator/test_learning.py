@@ -265,18 +265,20 @@ def test_the_operator_process_killed_between_active_and_settling_records_the_out
 
 def _killed_between_active_and_settling(scene: Scene, start_operator: Callable[..., Any]) -> None:
     node = scene.node()
+    # Not "web": revisions are cluster-wide and named for the policy and the object, so a
+    # "web" here would be the revision test_rollout's "web" expects to create for itself.
     args = ("--standalone", "--artifacts-namespace", scene.namespace, "--settle-seconds", "15")
     victim = start_operator(*args)
-    scene.apply(policy_body("web", nodeSelector={"kubernetes.io/hostname": node.name}))
-    body = scene.wait_phase("web", "Active", victim)
+    scene.apply(policy_body("settling", nodeSelector={"kubernetes.io/hostname": node.name}))
+    body = scene.wait_phase("settling", "Active", victim)
     victim.kill()
     assert "outcome" not in body["status"]
     successor = start_operator(*args)
     revision = body["status"]["revision"]["name"]
-    wait_until(lambda: (scene.policy("web")["status"].get("outcome") or {}).get("recorded"), 120,
+    wait_until(lambda: (scene.policy("settling")["status"].get("outcome") or {}).get("recorded"), 120,
                "the outcome recorded", successor.recent)
     time.sleep(3 * 2.0)  # more steps: nothing more is recorded
     history = scene.custom.get_cluster_custom_object(GROUP, VERSION, SCHEDULER_TEMPLATE.plural, "latency-class")
     entries = [h for h in history["status"]["history"] if h["revision"] == revision]
     assert [h["outcome"] for h in entries] == ["Improved"]
-    assert scene.events("web").count("OutcomeRecorded") == 1
+    assert scene.events("settling").count("OutcomeRecorded") == 1
