@@ -67,7 +67,7 @@ def test_a_candidate_refused_on_the_first_kernel_is_not_booted_on_the_others(fle
     report = reports["bad_memory"]
     assert not report.passed
     assert [(k.release, k.passed) for k in report.kernels] == [(kernels[0].release, False)]
-    assert report.failure().startswith("kernelVerifier: the kernel refused"), report.failure()
+    assert report.failure().startswith("kernelVerifier: the kernel verifier rejected it"), report.failure()
 
 
 def test_asked_again_the_verdicts_come_from_memory(fleet) -> None:
