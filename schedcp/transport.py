@@ -12,6 +12,13 @@ from kubernetes import client
 
 API_ERRORS = (client.ApiException, urllib3.exceptions.HTTPError)
 
+# (connect, read) seconds for a call. Without a read timeout a call on a connection that
+# went silent (a half-open stream: a dropped NAT entry, a VM's relay that stalled) waits
+# forever and the loop that made it stops reporting; with one it fails like an outage
+# (urllib3's ReadTimeoutError is an HTTPError) and the loop tries again.
+RequestTimeout = tuple[float, float]
+REQUEST_TIMEOUT: RequestTimeout = (10.0, 60.0)
+
 
 def describe(error: Exception) -> str:
     """One line for a log or a condition (an ApiException's own text has headers and body)."""

@@ -40,6 +40,8 @@ from schedcp_node_agent.tier2 import Tier2Profiler
 
 log = logging.getLogger("schedcp.agent")
 
+REGISTER_RETRY_MAX_SECONDS = 30.0
+
 
 class AgentConfig(BaseModel):
     node_name: str
@@ -79,7 +81,8 @@ class NodeAgent:
         self.generation: int | None = None
 
     def run(self, stop: threading.Event) -> None:
-        self.state.ensure_exists()
+        if not self._register(stop):
+            return
         self.state.reflector.start()
         self.pods.start()
         self.state.reflector.synced.wait(timeout=30)
@@ -95,6 +98,21 @@ class NodeAgent:
             self.probes.loop_turned()
             stop.wait(self.config.health_interval_seconds)
         self._shut_down()
+
+    def _register(self, stop: threading.Event) -> bool:
+        """This node's object, created if missing. An API server that is down or silent at
+        start is waited for, as later outages are: a DaemonSet pod that exits for it would
+        only add a crash-loop back-off to the wait."""
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                self.state.ensure_exists()
+                return True
+            except API_ERRORS as error:
+                log.warning("cannot register this node's state yet (%s); again in %.0f s", describe(error), delay)
+                stop.wait(delay)
+                delay = min(delay * 2, REGISTER_RETRY_MAX_SECONDS)
+        return False
 
     def _turn(self, due: dict[str, float]) -> bool:
         notices = self.applier.check_health()
@@ -165,6 +183,8 @@ class NodeAgent:
             log.warning("status write failed: %s", describe(error))
             return
         self.metrics.status_writes.labels("ok").inc()
+        if not self.probes.ready.is_set():
+            log.info("first status written")  # how long a start took, in the log
         self.probes.ready.set()
 
     def _post(self, notices: list[Notice]) -> None:

@@ -18,7 +18,7 @@ from kubernetes import client
 
 from schedcp.api.v1alpha1.base import RevisionReference
 from schedcp.artifacts import OBJECT_KEY, object_configmap_name
-from schedcp.transport import API_ERRORS, describe
+from schedcp.transport import API_ERRORS, REQUEST_TIMEOUT, describe
 
 
 class ArtifactUnavailable(Exception):
@@ -45,7 +45,7 @@ class ConfigMapArtifacts:
     def fetch(self, revision: RevisionReference) -> bytes:
         try:
             cm_name = object_configmap_name(revision.name)
-            cm = self.core.read_namespaced_config_map(cm_name, self.namespace)
+            cm = self.core.read_namespaced_config_map(cm_name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
         except API_ERRORS as error:
             raise ArtifactUnavailable(f"object of {revision.name}: {describe(error)}") from error
         encoded = (cm.binary_data or {}).get(OBJECT_KEY)

@@ -16,7 +16,7 @@ from schedcp.api.v1alpha1.base import API_VERSION, GROUP, VERSION, now
 from schedcp.api.v1alpha1.kinds import NODE_SCHEDULER_STATE
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateSpec, NodeSchedulerStateStatus
 from schedcp.naming import fit, label_value
-from schedcp.transport import API_ERRORS, describe
+from schedcp.transport import API_ERRORS, REQUEST_TIMEOUT, RequestTimeout, describe
 from schedcp_node_agent.applier import Notice
 from schedcp_node_agent.reflector import Reflector
 
@@ -34,15 +34,16 @@ def field_manager(node: str) -> str:
 
 
 class NodeStateClient:
-    def __init__(self, api: client.ApiClient, node: str) -> None:
+    def __init__(self, api: client.ApiClient, node: str, *, timeout: RequestTimeout = REQUEST_TIMEOUT) -> None:
         self.api = api
         self.node = node
+        self.timeout = timeout
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.reflector = Reflector(
             api, self.custom.list_cluster_custom_object, f"nss-{node}",
             group=GROUP, version=VERSION, plural=NODE_SCHEDULER_STATE.plural,
-            field_selector=f"metadata.name={node}",
+            field_selector=f"metadata.name={node}", timeout=timeout,
         )
 
     def ensure_exists(self) -> None:
@@ -51,7 +52,7 @@ class NodeStateClient:
                 "metadata": {"name": self.node, "labels": {NODE_LABEL: label_value(self.node)}}}
         self.custom.patch_cluster_custom_object(
             GROUP, VERSION, NODE_SCHEDULER_STATE.plural, self.node, body,
-            field_manager=field_manager(self.node), _content_type=APPLY,
+            field_manager=field_manager(self.node), _content_type=APPLY, _request_timeout=self.timeout,
         )
 
     def spec(self) -> tuple[NodeSchedulerStateSpec, int | None]:
@@ -66,6 +67,7 @@ class NodeStateClient:
         self.custom.patch_cluster_custom_object_status(
             GROUP, VERSION, NODE_SCHEDULER_STATE.plural, self.node, body,
             field_manager=field_manager(self.node), force=True, _content_type=APPLY,
+            _request_timeout=self.timeout,
         )
 
     def post(self, notice: Notice) -> None:
@@ -81,7 +83,7 @@ class NodeStateClient:
             reporting_component=COMPONENT, reporting_instance=self.node,
         )
         try:
-            self.core.create_namespaced_event(EVENT_NAMESPACE, event)
+            self.core.create_namespaced_event(EVENT_NAMESPACE, event, _request_timeout=self.timeout)
         except API_ERRORS as error:  # an Event is best effort; status carries the truth
             log.warning("could not post event %s: %s", notice.reason, describe(error))
 

@@ -16,6 +16,8 @@ from typing import Any
 from kubernetes import watch
 from kubernetes.client import ApiClient
 
+from schedcp.transport import REQUEST_TIMEOUT, RequestTimeout
+
 log = logging.getLogger("schedcp.agent.reflector")
 
 ListFunction = Callable[..., Any]
@@ -29,8 +31,10 @@ def _key(obj: dict[str, Any]) -> str:
 
 
 class Reflector:
-    def __init__(self, api: ApiClient, list_function: ListFunction, name: str, **list_kwargs: Any) -> None:
+    def __init__(self, api: ApiClient, list_function: ListFunction, name: str, *,
+                 timeout: RequestTimeout = REQUEST_TIMEOUT, **list_kwargs: Any) -> None:
         self.api = api
+        self.timeout = timeout
         self.list_function = list_function
         self.list_kwargs = list_kwargs
         self.name = name
@@ -66,7 +70,7 @@ class Reflector:
                 self._stop.wait(delay)
 
     def _relist(self) -> str:
-        listing = self.api.sanitize_for_serialization(self.list_function(**self.list_kwargs))
+        listing = self.api.sanitize_for_serialization(self.list_function(_request_timeout=self.timeout, **self.list_kwargs))
         with self._lock:
             self._objects = {_key(o): o for o in listing.get("items", [])}
         self.synced.set()
@@ -75,8 +79,11 @@ class Reflector:
 
     def _watch(self, version: str) -> None:
         stream = watch.Watch()
+        # The server ends a quiet watch after WATCH_TIMEOUT_SECONDS; silence beyond that is a dead stream.
+        connect, read = self.timeout
         for event in stream.stream(
-            self.list_function, resource_version=version, timeout_seconds=WATCH_TIMEOUT_SECONDS, **self.list_kwargs
+            self.list_function, resource_version=version, timeout_seconds=WATCH_TIMEOUT_SECONDS,
+            _request_timeout=(connect, WATCH_TIMEOUT_SECONDS + read), **self.list_kwargs
         ):
             if self._stop.is_set():
                 stream.stop()
