@@ -40,8 +40,8 @@ from schedcp.api.v1alpha1.nodestate import (
 )
 from schedcp.transport import API_ERRORS, describe
 from schedcp_node_agent.agent import AgentConfig
-from schedcp_node_agent.node_state import APPLY
 from schedcp_node_agent.lease import lease_body
+from schedcp_node_agent.node_state import APPLY
 from schedcp_node_agent.status_gate import StatusGate
 
 log = logging.getLogger("benchmarks.fleet")

@@ -38,8 +38,8 @@ from schedcp_node_agent.node_state import NodeStateClient, pod_reflector, pods_o
 from schedcp_node_agent.ops_server import AgentMetrics, Probes
 from schedcp_node_agent.pod_profiles import PodProfiles
 from schedcp_node_agent.sched_ext import SchedExt
-from schedcp_node_agent.status_gate import StatusGate
 from schedcp_node_agent.scx_process import ScxSupervisor
+from schedcp_node_agent.status_gate import StatusGate
 from schedcp_node_agent.tier2 import Tier2Profiler
 
 log = logging.getLogger("schedcp.agent")
