@@ -5,16 +5,17 @@
 Per node count and policy count, a fresh schedcp dev cluster (kube-apiserver, etcd,
 controller manager), the operator as its own process, and N simulated node agents driven
 by one loop (benchmarks/fleet.py): every node runs a web pod, one in ten also a batch
-pod; every node reports tier-1 profiles when a real agent would (at once on a change, else
-every 10 s). With P policies, policy i selects the
+pod; every node renews its Lease every 10 s and writes tier-1 profiles when a real agent
+would (at once on a change, every 10 s for a window after one, else at the 5 min
+refresh). With P policies, policy i selects the
 pods of the nodes in group i (node n is in group n mod P), so no two want one node. The
 policies are the tests' (latency objective, offline designer, Auto mode) with
 rollout.maxUnavailable 100 and the shortest windows the API allows. Measured: wall time
 from the create calls to every policy Active, the time by which every policy had shown
 each phase on the way, the operator's CPU seconds (its design processes included) and
 peak resident memory (VmHWM), and its reads (GET and LIST) from the API server's own
-request counters: until Active, and over a quiet window afterwards in which only the
-agents' heartbeats change. The counters have no client label: the fleet's one LIST per
+request counters: until Active, and over a quiet window afterwards in which the agents
+only renew their Leases. The counters have no client label: the fleet's one LIST per
 pass and this benchmark's own LIST per poll are subtracted. Verification of the chosen
 template is remembered on disk after its first run, so only a cold cache adds a
 micro-VM boot to the first count. Results: stdout and benchmarks/results/control_plane.md.
@@ -228,12 +229,13 @@ def main() -> None:
     text = (f"Control plane{f' ({args.label})' if args.label else ''}, {date.today().isoformat()}: `{command}`\n\n"
             "SchedulerPolicies (offline designer, Auto, maxUnavailable 100, 10 s evaluation window), each on its "
             "own part of the fleet, from the create calls to all Active, on the real API server with simulated node "
-            "agents reporting as real agents do (at once on a change, else every 10 s; one loop for all nodes). "
+            "agents reporting as real agents do (a Lease renewed every 10 s; the status at once on a change, every 10 s "
+            "for a window after one, else at the 5 min refresh; one loop for all nodes). "
             "Phase columns: seconds after the create calls by which every policy had shown that phase (a phase "
             "shorter than the 0.25 s poll may not show). "
             "CPU: the operator's user+system seconds until Active (design processes included). Reads: the "
             f"operator's GETs and LISTs until Active, and over {QUIET_SECONDS:.0f} s after it in which only the "
-            "agents' heartbeats change (per policy per 2 s: what the old per-policy timer's period would see). "
+            "agents only renew their Leases (per policy per 2 s: what the old per-policy timer's period would see). "
             "Targets: all Active within 3 min of agent reports at 1000 nodes and 10 policies; operator memory "
             "under 200 MB with 1000 NodeSchedulerStates; quiet reads flat in the number of policies.\n\n"
             + markdown_table(HEADERS, [row(r) for r in results]))

@@ -4,12 +4,15 @@ tests/operator/simulated_nodes.py gives each node its own thread, right for a fe
 in a test; a thousand threads would measure this process instead of the operator. Here
 one loop lists every NodeSchedulerState once a second, "loads" each desired revision at
 once (the host has no sched_ext; what the operator sees is the report), and writes
-statuses through a small pool of HTTP connections when a real agent would: at once when
-what it runs changed, else every `status_interval_seconds` of the agent's own defaults
-(the heartbeats spread over that interval, as agents started at different times are). A
+through a small pool of HTTP connections what a real agent would, by the agent's own
+defaults: every `status_interval_seconds` it renews the node's Lease, and writes its
+status at once when what it runs changed, else when the agent's StatusGate says so (the
+renewals spread over that interval, as agents started at different times are). A
 status carries what a real agent's does: heartbeat, kernel facts (a boot id of its own,
 so no two nodes share a kernel), the active scheduler and tier-1 pod profiles, with the
 web and batch metrics of the tests so that the offline planner chooses latency-class.
+These numbers hold still, where a real pod's move with every sample: after a window of
+settling a simulated node writes only at the refresh, a real one once per window.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from kubernetes import client
 
@@ -36,13 +40,17 @@ from schedcp.api.v1alpha1.nodestate import (
 )
 from schedcp.transport import API_ERRORS, describe
 from schedcp_node_agent.agent import AgentConfig
+from schedcp_node_agent.lease import lease_body
+from schedcp_node_agent.node_state import APPLY
+from schedcp_node_agent.status_gate import StatusGate
 
 log = logging.getLogger("benchmarks.fleet")
 
 PLURAL = "nodeschedulerstates"
-WINDOW_SECONDS = 10
+WINDOW_SECONDS = 10  # the tests' agents' (--window-seconds 10), so that a canary is judged after 10 s
 WORKERS = 8
-HEARTBEAT_SECONDS = AgentConfig.model_fields["status_interval_seconds"].default
+INTERVAL_SECONDS = AgentConfig.model_fields["status_interval_seconds"].default
+REFRESH_SECONDS = AgentConfig.model_fields["status_refresh_seconds"].default
 BATCH_EVERY = 10  # one node in ten of every group also runs a batch pod
 # A wake-heavy web pod and a CPU-bound batch pod as tier 1 sees them under EEVDF (the
 # numbers of tests/operator/simulated_nodes.py); under the loaded revision the web pod's
@@ -66,8 +74,9 @@ class SimNode:
     pods: list[tuple[str, str]] = field(default_factory=list)  # (name, app)
     boot_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     loaded: RevisionReference | None = None
-    due: float = 0.0  # monotonic time of its next heartbeat
+    due: float = 0.0  # monotonic time of its next Lease renewal
     changed: bool = True  # what it runs changed since its last report
+    gate: StatusGate = field(default_factory=lambda: StatusGate(INTERVAL_SECONDS, WINDOW_SECONDS, REFRESH_SECONDS))
 
     def status(self, namespace: str) -> NodeSchedulerStateStatus:
         profiles = [PodProfile(namespace=namespace, name=pod,
@@ -88,6 +97,7 @@ class Fleet:
     def __init__(self, api: client.ApiClient, namespace: str, count: int, period: float = 1.0, groups: int = 1) -> None:
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
+        self.coordination = client.CoordinationV1Api(api)
         self.namespace = namespace
         self.period = period
         self.nodes = {f"sim-{i:04d}": SimNode(f"sim-{i:04d}") for i in range(count)}
@@ -98,7 +108,7 @@ class Fleet:
                             [f"g{i % groups}" for i in range(count)]))
         start = time.monotonic()
         for i, node in enumerate(self.nodes.values()):
-            node.due = start + HEARTBEAT_SECONDS * i / count
+            node.due = start + INTERVAL_SECONDS * i / count
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
         self._thread.start()
 
@@ -140,15 +150,22 @@ class Fleet:
 
     def passes_per_heartbeat(self) -> int:
         """Loop passes in which every node reports at least once."""
-        return math.ceil(HEARTBEAT_SECONDS / self.period) + 1
+        return math.ceil(INTERVAL_SECONDS / self.period) + 1
 
     def _report(self, node: SimNode) -> None:
-        node.changed, node.due = False, time.monotonic() + HEARTBEAT_SECONDS
+        forced, clock = node.changed, time.monotonic()
+        node.changed, node.due = False, clock + INTERVAL_SECONDS
         try:
-            self.custom.patch_cluster_custom_object_status(GROUP, VERSION, PLURAL, node.name,
-                                                           {"status": node.status(self.namespace).to_wire()})
+            self.coordination.patch_namespaced_lease(
+                node.name, self.namespace, lease_body(node.name, self.namespace, INTERVAL_SECONDS, datetime.now(UTC)),
+                field_manager=node.name, force=True, _content_type=APPLY)
+            status = node.status(self.namespace)
+            if forced or node.gate.due(status, clock) is not None:
+                self.custom.patch_cluster_custom_object_status(GROUP, VERSION, PLURAL, node.name,
+                                                               {"status": status.to_wire()})
+                node.gate.written(status, clock)
         except client.ApiException as error:
-            log.warning("node %s: status write refused: %s", node.name, describe(error))
+            log.warning("node %s: write refused: %s", node.name, describe(error))
 
     def close(self) -> None:
         self._stop.set()

@@ -50,7 +50,8 @@ mount -t tmpfs run /host/run
 """
 AGENT = """in_host env NODE_NAME={node} PYTHONDONTWRITEBYTECODE=1 {python} -m schedcp_node_agent \\
   --kubeconfig {kubeconfig} --state-dir /tmp/schedcp-vm/{node} --bpftool "$GUEST_BPFTOOL" \\
-  --scx-dir {scx_dir} --artifacts-namespace {namespace} --metrics-port 0 --status-interval {status_interval} \\
+  --scx-dir {scx_dir} --artifacts-namespace {namespace} --lease-namespace {namespace} --metrics-port 0 \\
+  --status-interval {status_interval} \\
   {extra} > /dev/ttyS0 2>&1"""
 LAST_AGENT = """report '{{"event":"agent-starting"}}'
 {agent}

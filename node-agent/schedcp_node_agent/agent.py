@@ -3,7 +3,9 @@
 One thread does everything that touches the kernel, so loads, unloads and map writes
 never race; watches run in background threads and only wake it. The health check runs
 every turn (a fraction of a second), which is what bounds the time from an ejection to
-the fallback; reconciles and status writes run when something changed or on a timer.
+the fallback; reconciles run when something changed or on a timer. Every status interval
+the agent renews its node's Lease (its liveness) and writes its status only if the
+operator would see something new (status_gate.py says when).
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from schedcp_node_agent.applier import DEFAULT_SCX_DIR, Applier, HealthPolicy, N
 from schedcp_node_agent.artifacts import ArtifactSource, ConfigMapArtifacts, DirectoryArtifacts
 from schedcp_node_agent.facts import gather_facts
 from schedcp_node_agent.host import HostPaths
+from schedcp_node_agent.lease import NodeLease
 from schedcp_node_agent.local_state import MemoryFile
 from schedcp_node_agent.node_state import NodeStateClient, pod_reflector, pods_of
 from schedcp_node_agent.ops_server import AgentMetrics, Probes
 from schedcp_node_agent.pod_profiles import PodProfiles
 from schedcp_node_agent.sched_ext import SchedExt
 from schedcp_node_agent.scx_process import ScxSupervisor
+from schedcp_node_agent.status_gate import StatusGate
 from schedcp_node_agent.tier2 import Tier2Profiler
 
 log = logging.getLogger("schedcp.agent")
@@ -48,6 +52,7 @@ class AgentConfig(BaseModel):
     host: HostPaths = HostPaths()
     bpftool: list[str] = ["bpftool"]
     artifacts_namespace: str = "schedcp-system"
+    lease_namespace: str = "schedcp-system"
     artifacts_dir: Path | None = None
     scx_dir: Path = DEFAULT_SCX_DIR
     profile_hz: float = 1.0
@@ -56,7 +61,8 @@ class AgentConfig(BaseModel):
     bcc_python: list[str] = []
     health_interval_seconds: float = 0.25
     reconcile_interval_seconds: float = 30.0
-    status_interval_seconds: float = 10.0
+    status_interval_seconds: float = 10.0  # the Lease's renewal; a status only when it has news
+    status_refresh_seconds: float = 300.0  # a status at least this often, news or not
     unload_on_exit: bool = False
     health: HealthPolicy = HealthPolicy()
 
@@ -67,6 +73,8 @@ class NodeAgent:
         self.metrics = metrics
         self.probes = probes
         self.state = NodeStateClient(api, config.node_name)
+        self.lease = NodeLease(api, config.node_name, config.lease_namespace, config.status_interval_seconds)
+        self.gate = StatusGate(config.status_interval_seconds, config.window_seconds, config.status_refresh_seconds)
         self.pods = pod_reflector(api, config.node_name)
         artifacts: ArtifactSource = (
             DirectoryArtifacts(config.artifacts_dir) if config.artifacts_dir
@@ -93,7 +101,8 @@ class NodeAgent:
         while not stop.is_set():
             dirty = self._turn(due)
             if dirty or time.monotonic() >= due["status"]:
-                self._write_status()
+                self._renew_lease()
+                self._write_status(forced=dirty)
                 due["status"] = time.monotonic() + self.config.status_interval_seconds
             self.probes.loop_turned()
             stop.wait(self.config.health_interval_seconds)
@@ -175,13 +184,27 @@ class NodeAgent:
             ),
         )
 
-    def _write_status(self) -> None:
+    def _renew_lease(self) -> None:
         try:
-            self.state.write_status(self.status())
-        except API_ERRORS as error:  # the next write tells the whole truth again
+            self.lease.renew()
+        except API_ERRORS as error:  # the next renewal is one interval away
+            self.metrics.lease_renewals.labels("error").inc()
+            log.warning("lease renewal failed: %s", describe(error))
+            return
+        self.metrics.lease_renewals.labels("ok").inc()
+
+    def _write_status(self, forced: bool = True) -> None:
+        status, clock = self.status(), time.monotonic()
+        if not forced and self.gate.due(status, clock) is None:
+            self.metrics.status_writes.labels("unchanged").inc()
+            return
+        try:
+            self.state.write_status(status)
+        except API_ERRORS as error:  # not recorded as written: the next turn tries again
             self.metrics.status_writes.labels("error").inc()
             log.warning("status write failed: %s", describe(error))
             return
+        self.gate.written(status, clock)
         self.metrics.status_writes.labels("ok").inc()
         if not self.probes.ready.is_set():
             log.info("first status written")  # how long a start took, in the log

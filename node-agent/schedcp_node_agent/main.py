@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--state-dir", type=Path, default=Path(env("SCHEDCP_STATE_DIR", "/var/lib/schedcp")))
     p.add_argument("--bpftool", default=env("SCHEDCP_BPFTOOL", "bpftool"), help="command, split on spaces")
     p.add_argument("--artifacts-namespace", default=env("SCHEDCP_NAMESPACE", "schedcp-system"))
+    p.add_argument("--lease-namespace", default=env("SCHEDCP_NAMESPACE", "schedcp-system"),
+                   help="namespace of the node's Lease, the agent's liveness (env SCHEDCP_NAMESPACE)")
     p.add_argument("--artifacts-dir", type=Path, default=None, help="read objects from here, not ConfigMaps")
     p.add_argument("--scx-dir", type=Path, default=Path(env("SCHEDCP_SCX_DIR", "/opt/schedcp/scx")),
                    help="the scx scheduler binaries, as VERSION/bin/CRATE (env SCHEDCP_SCX_DIR)")
@@ -50,7 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kubepods", default=env("SCHEDCP_KUBEPODS"), help="the kubelet's cgroup root, if not kubepods")
     p.add_argument("--bcc-python", default=env("SCHEDCP_BCC_PYTHON", ""),
                    help="command of a Python with BCC (python3-bpfcc) for tier-2 profiling; empty: tier 1 only")
-    p.add_argument("--status-interval", type=float, default=30.0, help="seconds between status writes without news")
+    p.add_argument("--status-interval", type=float, default=30.0,
+                   help="seconds between renewals of the node's Lease, and between checks for a status with news")
+    p.add_argument("--status-refresh", type=float, default=300.0, help="seconds between status writes without news")
     p.add_argument("--healthy-after", type=float, default=30.0, help="seconds before a revision is known-good")
     p.add_argument("--metrics-address", default="0.0.0.0")
     p.add_argument("--metrics-port", type=int, default=int(env("SCHEDCP_METRICS_PORT", "9464")), help="0: off")
@@ -91,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         kubepods=args.kubepods,
         bcc_python=args.bcc_python.split(),
         status_interval_seconds=args.status_interval,
+        status_refresh_seconds=args.status_refresh,
+        lease_namespace=args.lease_namespace,
         unload_on_exit=args.unload_on_exit,
         health=HealthPolicy(healthy_after_seconds=args.healthy_after),
     )

@@ -29,8 +29,11 @@ class AgentMetrics:
                                    registry=self.registry)
         self.sample_seconds = Histogram("schedcp_agent_profile_sample_seconds", "Time of one profiling pass",
                                         buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1), registry=self.registry)
-        self.status_writes = Counter("schedcp_agent_status_writes_total", "Status writes by result",
+        self.status_writes = Counter("schedcp_agent_status_writes_total",
+                                     "Status writes by result (unchanged: skipped, nothing new to say)",
                                      ["result"], registry=self.registry)
+        self.lease_renewals = Counter("schedcp_agent_lease_renewals_total", "Renewals of the node's Lease by result",
+                                      ["result"], registry=self.registry)
 
 
 class Probes:

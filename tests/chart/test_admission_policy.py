@@ -17,6 +17,7 @@ from kubernetes import client
 
 from schedcp.api.v1alpha1.nodestate import NodeSchedulerStateStatus
 from schedcp_cli.components import wait_until
+from schedcp_node_agent.lease import NodeLease
 from schedcp_node_agent.node_state import NodeStateClient
 
 pytestmark = pytest.mark.cluster
@@ -115,3 +116,15 @@ def test_kubectl_impersonation_shows_the_policys_message(kube_cluster, installed
     assert "ValidatingAdmissionPolicy" in refused.stderr and f"not {theirs}" in refused.stderr
     manifest.write_text(manifest.read_text().replace(theirs, mine))
     kube_cluster.kubectl("apply", "--server-side", "-f", str(manifest), *impersonate)
+
+
+def test_agent_renews_only_its_own_nodes_lease(kube_cluster, installed) -> None:
+    _policy_active(kube_cluster, installed)
+    mine, theirs = _unique_nodes()
+    NodeLease(_as_agent(kube_cluster, installed, mine), mine, installed.namespace, 10).renew()
+    NodeLease(_as_agent(kube_cluster, installed, mine), mine, installed.namespace, 10).renew()
+    stored = client.CoordinationV1Api(kube_cluster.api_client()).read_namespaced_lease(mine, installed.namespace)
+    assert stored.spec.holder_identity == mine
+    refused = _refusal(NodeLease(_as_agent(kube_cluster, installed, mine), theirs, installed.namespace, 10).renew)
+    assert refused is not None and refused.status == 403, refused
+    assert f"node agent on node {mine} may write only Lease {mine}, not {theirs}" in refused.body

@@ -1,8 +1,8 @@
 """Node agents as real processes against the real API server, on this host's kernel.
 
 The host kernel has no sched_ext, so these tests cover what every node needs whatever
-its kernel: the agent's own object, facts, heartbeats, profiles of real pod cgroups,
-conditions, Events, the ops endpoint and a clean stop. Loading runs in the micro-VM
+its kernel: the agent's own object, facts, its Lease, status written only with news,
+profiles of real pod cgroups, conditions, Events, the ops endpoint and a clean stop. Loading runs in the micro-VM
 tests (test_applier_vm.py).
 """
 
@@ -13,6 +13,7 @@ import os
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ STARTUP_SECONDS = 180
 
 
 class AgentProcess(ComponentProcess):
-    def __init__(self, node: str, kubeconfig: Path, workdir: Path) -> None:
+    def __init__(self, node: str, kubeconfig: Path, workdir: Path, lease_namespace: str) -> None:
         self.node = node
         self.metrics_port = free_port()
         files = fit(node, 200)  # a file name has 255 bytes, a node name 253 characters
@@ -44,6 +45,7 @@ class AgentProcess(ComponentProcess):
             "--node-name", node, "--state-dir", str(workdir / f"state-{files}"),
             "--metrics-address", "127.0.0.1", "--metrics-port", str(self.metrics_port),
             "--status-interval", "1", "--profile-hz", "5", "--window-seconds", "10",
+            "--lease-namespace", lease_namespace,
         ]
         super().__init__("schedcp_node_agent", args, kubeconfig, workdir / f"agent-{files}.log")
 
@@ -56,12 +58,12 @@ class AgentProcess(ComponentProcess):
 
 
 @pytest.fixture
-def start_agent(kube_cluster, crds_installed, tmp_path) -> Iterator[Callable[[str], AgentProcess]]:
+def start_agent(kube_cluster, crds_installed, namespace, tmp_path) -> Iterator[Callable[[str], AgentProcess]]:
     started: list[AgentProcess] = []
     custom = client.CustomObjectsApi(kube_cluster.api_client())
 
     def start(node: str, kubeconfig: Path | None = None) -> AgentProcess:
-        agent = AgentProcess(node, kubeconfig or kube_cluster.kubeconfig, tmp_path)
+        agent = AgentProcess(node, kubeconfig or kube_cluster.kubeconfig, tmp_path, namespace)
         started.append(agent)
         return agent
 
@@ -83,11 +85,29 @@ def state_of(kube_cluster, node: str) -> dict[str, Any] | None:
         return None
 
 
+def renewed(kube_cluster, namespace: str, node: str) -> datetime | None:
+    """The renewTime of the node's Lease, None while there is none."""
+    try:
+        lease = client.CoordinationV1Api(kube_cluster.api_client()).read_namespaced_lease(node, namespace)
+    except client.ApiException:
+        return None
+    return lease.spec.renew_time if lease.spec else None
+
+
+def next_renewal(kube_cluster, namespace: str, agent: AgentProcess, after: datetime | None,
+                 timeout: float = 30) -> datetime:
+    def later() -> datetime | None:
+        at = renewed(kube_cluster, namespace, agent.node)
+        return at if at is not None and (after is None or at > after) else None
+
+    return wait_until(later, timeout, f"a renewal of the Lease of {agent.node}", agent.recent)
+
+
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
 
 
-def test_each_agent_keeps_its_own_node_state_current(kube_cluster, start_agent, tmp_path) -> None:
+def test_each_agent_keeps_its_own_node_state_current(kube_cluster, start_agent, namespace, tmp_path) -> None:
     nodes = [node_name(tmp_path, "a"), node_name(tmp_path, "b")]
     agents = [start_agent(node) for node in nodes]
     first = {}
@@ -100,10 +120,9 @@ def test_each_agent_keeps_its_own_node_state_current(kube_cluster, start_agent, 
         assert kernel["cpus"] == os.cpu_count()
         assert obj["status"]["active"]["state"] == "unsupported"
         assert obj["status"]["profiling"]["tier"] == "tier1-proc"
-        first[agent.node] = obj["status"]["heartbeatTime"]
+        first[agent.node] = next_renewal(kube_cluster, namespace, agent, None)
     for agent in agents:
-        wait_until(lambda agent=agent: state_of(kube_cluster, agent.node)["status"]["heartbeatTime"] != first[agent.node],
-                   60, f"a newer heartbeat from {agent.node}", agent.recent)
+        next_renewal(kube_cluster, namespace, agent, first[agent.node], 60)
     for agent in agents:
         managers = {m["manager"] for m in state_of(kube_cluster, agent.node)["metadata"]["managedFields"]}
         assert managers == {f"schedcp-node-agent/{agent.node}"}, "only this node's agent may write its object"
@@ -121,15 +140,31 @@ def test_an_agent_of_a_node_with_a_253_character_name_keeps_its_state(kube_clust
     assert len(labels["schedcp.io/node"]) <= 63
 
 
-def test_an_agent_outlives_an_api_server_outage(kube_cluster, start_agent, api_link, tmp_path) -> None:
+def test_an_agent_renews_its_lease_and_writes_no_unchanged_status(kube_cluster, start_agent, namespace, tmp_path) -> None:
+    node = node_name(tmp_path, "lease")
+    agent = start_agent(node)
+    wait_until(lambda: condition(state_of(kube_cluster, node) or {}, "Ready"), STARTUP_SECONDS, "Ready", agent.recent)
+    renewal = next_renewal(kube_cluster, namespace, agent, None)
+    for _ in range(2):  # past the start-up's writes: its conditions and facts
+        renewal = next_renewal(kube_cluster, namespace, agent, renewal)
+    version = state_of(kube_cluster, node)["metadata"]["resourceVersion"]
+    for _ in range(3):
+        renewal = next_renewal(kube_cluster, namespace, agent, renewal)
+    assert state_of(kube_cluster, node)["metadata"]["resourceVersion"] == version, "an unchanged status was rewritten"
+    lease = client.CoordinationV1Api(kube_cluster.api_client()).read_namespaced_lease(node, namespace)
+    assert (lease.spec.holder_identity, lease.spec.lease_duration_seconds) == (node, 4)
+    assert 'schedcp_agent_status_writes_total{result="unchanged"}' in agent.get("/metrics")[1]
+
+
+def test_an_agent_outlives_an_api_server_outage(kube_cluster, start_agent, api_link, namespace, tmp_path) -> None:
     node = node_name(tmp_path, "outage")
     agent = start_agent(node, api_link.kubeconfig)
-    before = wait_until(lambda: heartbeat(kube_cluster, node), STARTUP_SECONDS, f"status of {node}", agent.recent)
+    wait_until(lambda: heartbeat(kube_cluster, node), STARTUP_SECONDS, f"status of {node}", agent.recent)
+    before = next_renewal(kube_cluster, namespace, agent, None)
     api_link.cut()
-    agent.wait_for_message("status write failed: API server unreachable", timeout=30)
+    agent.wait_for_message("lease renewal failed: API server unreachable", timeout=30)
     api_link.restore()
-    wait_until(lambda: (beat := heartbeat(kube_cluster, node)) and beat != before, 60,
-               "a heartbeat after the outage", agent.recent)
+    next_renewal(kube_cluster, namespace, agent, before, 60)
     assert agent.alive()
 
 

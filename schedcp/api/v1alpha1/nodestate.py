@@ -127,7 +127,9 @@ class NodeSchedulerStateStatus(ApiModel):
     observed_generation: Annotated[int | None, Field(ge=0)] = None
     conditions: Conditions = []
     agent_version: Annotated[str | None, Field(max_length=64)] = None
-    heartbeat_time: datetime | None = None
+    heartbeat_time: Annotated[datetime | None, Field(description=(
+        "When the agent last wrote this status. It writes when something changed, else every few minutes; "
+        "its liveness is the Lease named after the node in the agent's namespace, renewed far more often."))] = None
     kernel: KernelFacts | None = None
     active: ActiveScheduler | None = None
     last_known_good: RevisionReference | None = None
