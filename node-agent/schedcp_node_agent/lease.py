@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from kubernetes import client
 
+from schedcp.transport import REQUEST_TIMEOUT
 from schedcp_node_agent.node_state import APPLY, field_manager
 
 # A holder that has missed this many renewals is presumed gone (the kubelet's 10 s / 40 s).
@@ -37,4 +38,4 @@ class NodeLease:
     def renew(self) -> None:
         body = lease_body(self.node, self.namespace, self.interval_seconds, datetime.now(UTC))
         self.coordination.patch_namespaced_lease(self.node, self.namespace, body, field_manager=field_manager(self.node),
-                                                 force=True, _content_type=APPLY)
+                                                 force=True, _content_type=APPLY, _request_timeout=REQUEST_TIMEOUT)
