@@ -20,7 +20,8 @@ from schedcp_cli.devcluster.paths import default_state_dir
 from schedcp_cli.devimages.build import ImageArchive, ensure_image, ensure_pause_image
 from schedcp_cli.devimages.spec import IMAGES
 from schedcp_cli.devnode import hostnet
-from schedcp_cli.devnode.node import DevNode, node_state_dir, teardown
+from schedcp_cli.devnode.hostlock import HostBusy
+from schedcp_cli.devnode.node import DevNode, down
 from schedcp_cli.devnode.runtime import ensure_containerd
 
 
@@ -129,13 +130,21 @@ def _node_up(args: argparse.Namespace) -> int:
         return 1
     images = [ensure_image(spec, args.ca_bundle) for spec in IMAGES]
     started = time.monotonic()
-    DevNode(cluster.info, args.name, detached=True).start(images, ensure_pause_image())
+    try:
+        DevNode(cluster.info, args.name, detached=True).start(images, ensure_pause_image())
+    except HostBusy as busy:
+        print(busy)
+        return 1
     print(f"node {args.name} Ready in {time.monotonic() - started:.1f}s; images: {', '.join(i.reference for i in images)}")
     return 0
 
 
 def _node_down(args: argparse.Namespace) -> int:
-    teardown(node_state_dir(args.name))
+    try:
+        down(args.name)
+    except HostBusy as busy:
+        print(busy)
+        return 1
     print(f"node {args.name} removed")
     return 0
 

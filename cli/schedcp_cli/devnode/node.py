@@ -27,7 +27,7 @@ from schedcp_cli.devcluster.cluster import ClusterInfo, log_tail, write_kubeconf
 from schedcp_cli.devcluster.kubebuild import ensure_kubernetes_binaries
 from schedcp_cli.devcluster.ports import free_port
 from schedcp_cli.devimages.build import ImageArchive
-from schedcp_cli.devnode import cgroups, configs, hostnet, mountns, runtime
+from schedcp_cli.devnode import cgroups, configs, hostlock, hostnet, mountns, runtime
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,20 @@ class NodeInfo(BaseModel):
     absent_chart_paths: list[Path] = []
 
 
-def node_state_dir(name: str) -> Path:
+def nodes_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "schedcp" / "nodes" / name
+    return Path(base) / "schedcp" / "nodes"
+
+
+def node_state_dir(name: str) -> Path:
+    return nodes_dir() / name
+
+
+def other_nodes(name: str) -> list[str]:
+    """Nodes other than `name` whose `up` left an info file: up, or crashed without `down`."""
+    base = nodes_dir()
+    return sorted(d.name for d in base.iterdir() if d.name != name and (d / INFO_FILE).is_file()) \
+        if base.is_dir() else []
 
 
 class DevNode:
@@ -78,6 +89,15 @@ class DevNode:
         return self.state_dir / "mnt.ns"
 
     def start(self, images: list[ImageArchive], pause: ImageArchive) -> NodeInfo:
+        with hostlock.held(nodes_dir()):
+            others = other_nodes(self.name)
+            if others:
+                raise hostlock.HostBusy(
+                    f"node {others[0]} is up on this host (or crashed without `down`), and nodes share its bridge, "
+                    f"iptables chains and sysctls: `schedcp dev node down {others[0]}` first")
+            return self._start_held(images, pause)
+
+    def _start_held(self, images: list[ImageArchive], pause: ImageArchive) -> NodeInfo:
         bin_dir = ensure_kubernetes_binaries()
         containerd_dir = self.containerd_dir = runtime.ensure_containerd()
         teardown(self.state_dir)
@@ -185,7 +205,12 @@ class DevNode:
         return self.info
 
     def stop(self) -> None:
-        teardown(self.state_dir)
+        down(self.name)
+
+
+def down(name: str) -> None:
+    with hostlock.held(nodes_dir()):
+        teardown(node_state_dir(name))
 
 
 def _listening(path: Path) -> bool:
