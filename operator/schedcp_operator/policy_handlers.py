@@ -20,6 +20,7 @@ from schedcp.conditions import find_condition
 from schedcp_operator import semantics
 from schedcp_operator.assessment import Verdict, next_status, verdict
 from schedcp_operator.indexes import IndexedWorld
+from schedcp_operator.kube import identified
 from schedcp_operator.lifecycle import Lifecycle, Settings
 from schedcp_operator.policy_steps import Taken, read_policy, take_step
 from schedcp_operator.policy_view import PolicyView
@@ -80,7 +81,7 @@ def reconcile(
 
 def _lifecycle(memo: kopf.Memo) -> Lifecycle:
     if "lifecycle" not in memo:
-        memo["lifecycle"] = Lifecycle(client.ApiClient(), memo.get("settings") or Settings())
+        memo["lifecycle"] = Lifecycle(identified(client.ApiClient()), memo.get("settings") or Settings())
     lifecycle: Lifecycle = memo["lifecycle"]
     return lifecycle
 

@@ -33,6 +33,12 @@ INFO_FILE = "cluster.json"
 SERVICE_RANGE = "10.96.0.0/16"
 # The `kubernetes` Service: the first address of the range, and the names pods resolve it by.
 SERVICE_ADDRESS = "10.96.0.1"
+# Metadata of reads only, once each when answered: who read what, for the benchmarks that
+# count one client's reads (apiserver_request_total has no client label).
+READS_AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived", "ResponseStarted"],
+    "rules": [{"level": "Metadata", "verbs": ["get", "list"]}, {"level": "None"}],
+}
 SERVICE_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
 
 
@@ -72,19 +78,26 @@ def log_tail(path: Path, lines: int = 25) -> str:
 
 
 class DevCluster:
-    def __init__(self, state_dir: Path, *, detached: bool = False, host_address: str | None = None) -> None:
+    def __init__(self, state_dir: Path, *, detached: bool = False, host_address: str | None = None,
+                 audit_reads: bool = False) -> None:
         """`host_address`: serve on this address of the host instead of 127.0.0.1 and run
         kube-scheduler, so that real kubelets can join and their pods reach the API server
-        (through the `kubernetes` Service, whose 10.96.0.1 the serving certificate names)."""
+        (through the `kubernetes` Service, whose 10.96.0.1 the serving certificate names).
+        `audit_reads`: log every GET and LIST with its client to `audit_log`."""
         self.state_dir = state_dir
         self.detached = detached
         self.host_address = host_address
+        self.audit_reads = audit_reads
         self.pids: dict[str, int] = {}
         self.info: ClusterInfo | None = None
 
     @property
     def logs(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.logs / "audit.log"
 
     def start(self) -> ClusterInfo:
         bin_dir = ensure_kubernetes_binaries()
@@ -180,7 +193,15 @@ class DevCluster:
             "--allow-privileged=true",
             f"--service-cluster-ip-range={SERVICE_RANGE}",
             "--profiling=false",
+            *self._audit_args(),
         ]
+
+    def _audit_args(self) -> list[str]:
+        if not self.audit_reads:
+            return []
+        policy = self.state_dir / "audit-policy.json"
+        policy.write_text(json.dumps(READS_AUDIT_POLICY))
+        return [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}", "--audit-log-format=json"]
 
     def _manager_args(self, bin_dir: Path, kubeconfig: Path, ca: pki.Pair, sa: pki.Pair) -> list[str]:
         return [
