@@ -20,8 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
-    # The audit log of reads lets a test count one client's (tests/operator/test_quiet_reads.py).
-    cluster = DevCluster(tmp_path_factory.mktemp("control-plane"), audit_reads=True)
+    cluster = DevCluster(tmp_path_factory.mktemp("control-plane"))
     cluster.start()
     try:
         yield cluster
