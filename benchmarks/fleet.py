@@ -24,7 +24,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from kubernetes import client
 
@@ -40,8 +39,7 @@ from schedcp.api.v1alpha1.nodestate import (
 )
 from schedcp.transport import API_ERRORS, describe
 from schedcp_node_agent.agent import AgentConfig
-from schedcp_node_agent.lease import lease_body
-from schedcp_node_agent.node_state import APPLY
+from schedcp_node_agent.lease import NodeLease
 from schedcp_node_agent.status_gate import StatusGate
 
 log = logging.getLogger("benchmarks.fleet")
@@ -97,10 +95,10 @@ class Fleet:
     def __init__(self, api: client.ApiClient, namespace: str, count: int, period: float = 1.0, groups: int = 1) -> None:
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
-        self.coordination = client.CoordinationV1Api(api)
         self.namespace = namespace
         self.period = period
         self.nodes = {f"sim-{i:04d}": SimNode(f"sim-{i:04d}") for i in range(count)}
+        self.leases = {name: NodeLease(api, name, namespace, INTERVAL_SECONDS) for name in self.nodes}
         self.turns: list[float] = []  # seconds per full pass over the fleet
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="fleet")
         self._stop = threading.Event()
@@ -156,9 +154,7 @@ class Fleet:
         forced, clock = node.changed, time.monotonic()
         node.changed, node.due = False, clock + INTERVAL_SECONDS
         try:
-            self.coordination.patch_namespaced_lease(
-                node.name, self.namespace, lease_body(node.name, self.namespace, INTERVAL_SECONDS, datetime.now(UTC)),
-                field_manager=node.name, force=True, _content_type=APPLY)
+            self.leases[node.name].renew()
             status = node.status(self.namespace)
             if forced or node.gate.due(status, clock) is not None:
                 self.custom.patch_cluster_custom_object_status(GROUP, VERSION, PLURAL, node.name,
