@@ -329,8 +329,7 @@ class Applier:
             seen = self.scx.start(revision.name, binary, self.kernel.observe)
         else:
             pin = self.kernel.host.pin_root / revision.name
-            seen = self.kernel.register(obj, pin)
-            self.kernel.pin_struct_ops_maps(pin, {CLASS_MAP})
+            seen = self.kernel.register(obj, pin, pin_maps=frozenset({CLASS_MAP}))
         self.memory.loaded_revision = revision
         self.memory.loaded_ops = seen.ops
         self.memory.loaded_at = now()

@@ -68,12 +68,20 @@ class SchedExt:
         root = self.host.pin_root
         return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
-    def register(self, obj: Path, pin_dir: Path) -> Observation:
+    def register(self, obj: Path, pin_dir: Path, *, pin_maps: frozenset[str] = frozenset()) -> Observation:
+        """Attach `obj`'s scheduler with its link pinned in `pin_dir`, and pin its maps named in
+        `pin_maps` beside it so that a restarted agent finds them."""
         pin_dir.mkdir(parents=True, exist_ok=True)
+        newest = self._newest_prog_id()
         result = self._run("struct_ops", "register", str(obj), str(pin_dir), check=False)
         if result.returncode != 0:
             shutil.rmtree(pin_dir, ignore_errors=True)
             raise SchedExtError(f"bpftool could not load {obj.name}", result.stdout + result.stderr)
+        try:
+            self._pin_new_maps(pin_dir, pin_maps, newer_than=newest)
+        except SchedExtError:
+            self.unregister(pin_dir)  # a scheduler without its pins is one a restarted agent cannot claim
+            raise
         return self._wait_settled()
 
     def preflight(self, obj: Path) -> None:
@@ -102,18 +110,22 @@ class SchedExt:
                 self._run("link", "detach", "id", str(link["id"]))
         self._wait_settled()
 
-    def pin_struct_ops_maps(self, pin_dir: Path, names: set[str]) -> dict[str, Path]:
-        """Pin the named maps of the loaded scheduler so that a restarted agent finds them."""
-        map_ids = {mid for prog in self._json("prog", "show") if prog.get("type") == "struct_ops"
+    def _newest_prog_id(self) -> int:
+        return max((prog["id"] for prog in self._json("prog", "show")), default=0)
+
+    def _pin_new_maps(self, pin_dir: Path, names: frozenset[str], *, newer_than: int) -> None:
+        """Only programs loaded after `newer_than` are the new scheduler's: the kernel frees the
+        programs and maps of a scheduler just unloaded, or of a preflight, after an RCU grace
+        period, so they can still be listed, under the same names, and vanish before a pin."""
+        if not names:
+            return
+        map_ids = {mid for prog in self._json("prog", "show")
+                   if prog.get("type") == "struct_ops" and prog["id"] > newer_than
                    for mid in prog.get("map_ids", [])}
-        pins = {}
         for info in self._json("map", "show"):
-            if info["id"] in map_ids and info.get("name") in names:
-                path = pin_dir / info["name"]
-                if not path.exists():
-                    self._run("map", "pin", "id", str(info["id"]), str(path))
-                pins[info["name"]] = path
-        return pins
+            pinned = pin_dir / info.get("name", "")
+            if info["id"] in map_ids and info.get("name") in names and not pinned.exists():
+                self._run("map", "pin", "id", str(info["id"]), str(pinned))
 
     def map_entries(self, pinned: Path) -> dict[bytes, bytes]:
         return {_bytes(e["key"]): _bytes(e["value"]) for e in self._json("map", "dump", "pinned", str(pinned))}
