@@ -124,3 +124,13 @@ def test_the_operator_memory_limit_grows_with_the_designs_it_runs_at_once_unless
     assert operator_memory_limit(helm) == "3072Mi"  # 512 + 2 designs x 1280
     assert operator_memory_limit(helm, "--set", "operator.designConcurrency=4") == "5632Mi"
     assert operator_memory_limit(helm, "--set", "operator.resources.limits.memory=2Gi") == "2Gi"
+
+
+@pytest.mark.parametrize(("tier2", "image"), [("true", "schedcp/node-agent-bcc:9.9.9"), ("false", "schedcp/node-agent:9.9.9")])
+def test_the_agent_runs_the_bcc_image_only_with_tier_2_on(helm, tier2: str, image: str) -> None:
+    """BCC's LLVM is most of its image: a node profiling with tier 1 only should not carry it."""
+    objects = render(helm, "r", "schedcp-system", None, "--set", f"agent.tier2.enabled={tier2}",
+                     "--set", "agent.image.tag=9.9.9", "--set", "agent.tier2.image.tag=9.9.9")
+    agent = next(o for o in objects if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    assert agent["image"] == image
+    assert any(a.startswith("--bcc-python=") for a in agent["args"]) == (tier2 == "true")

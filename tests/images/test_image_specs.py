@@ -25,10 +25,29 @@ def instructions(spec: ImageSpec) -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in joined.splitlines() if line.strip()]
 
 
-def final_stage(spec: ImageSpec) -> list[tuple[str, str]]:
-    steps = instructions(spec)
-    last_from = max(i for i, (op, _) in enumerate(steps) if op == "FROM")
-    return steps[last_from:]
+def stages(spec: ImageSpec) -> dict[str, list[tuple[str, str]]]:
+    """Each stage's instructions by its name (the last one also under ""), its FROM first."""
+    named: dict[str, list[tuple[str, str]]] = {}
+    for op, args in instructions(spec):
+        if op == "FROM":
+            current: list[tuple[str, str]] = []
+            words = args.split()
+            named[words[2] if len(words) == 3 and words[1].upper() == "AS" else ""] = current
+        if named:
+            current.append((op, args))
+    return named
+
+
+def image_stages(spec: ImageSpec) -> list[tuple[str, str]]:
+    """What the image is made of: its target stage and the stages it is FROM, base first."""
+    named = stages(spec)
+    chain, stage = [], named[spec.target or ""]
+    while True:
+        chain[:0] = stage
+        parent = stage[0][1].split()[0]
+        if parent not in named or not named[parent]:
+            return chain
+        stage = named[parent]
 
 
 @pytest.mark.parametrize("spec", IMAGES, ids=lambda s: s.name)
@@ -40,22 +59,25 @@ def test_the_dockerfile_base_is_the_suite_mmdebstrap_builds(spec: ImageSpec) -> 
 
 
 @pytest.mark.parametrize("spec", IMAGES, ids=lambda s: s.name)
-def test_the_dockerfile_installs_the_shared_package_list_and_nothing_else(spec: ImageSpec) -> None:
-    steps = instructions(spec)
-    copies = [args.split() for op, args in steps if op == "COPY" and args.endswith("packages.txt")]
-    assert copies == [[str(spec.packages_file), "/tmp/image-packages.txt"]]
-    [install] = [args for op, args in steps if op == "RUN" and "apt-get install" in args]
-    tail = install.split("--no-install-recommends", 1)[1]
-    assert tail.split()[0] == "&&", f"packages named in {spec.dockerfile} itself, not in {spec.packages_file}: {tail}"
-    assert spec.packages(), spec.packages_file
+def test_the_dockerfile_installs_the_shared_package_lists_and_nothing_else(spec: ImageSpec) -> None:
+    steps = image_stages(spec)
+    copies = [args.split() for op, args in steps if op == "COPY" and args.endswith("/tmp/image-packages.txt")]
+    assert copies == [[str(path), "/tmp/image-packages.txt"] for path in spec.packages_files]
+    installs = [args for op, args in steps if op == "RUN" and "apt-get install" in args]
+    assert len(installs) == len(spec.packages_files)
+    for install in installs:
+        tail = install.split("--no-install-recommends", 1)[1]
+        assert tail.split()[0] == "&&", f"packages named in {spec.dockerfile} itself, not in its lists: {tail}"
+    assert spec.packages(), spec.packages_files
 
 
 @pytest.mark.parametrize("spec", IMAGES, ids=lambda s: s.name)
 def test_both_install_the_same_source_tree_the_same_way(spec: ImageSpec) -> None:
     steps = instructions(spec)
     workdir = [args for op, args in steps if op == "WORKDIR"]
-    copies = [args.split()[:-1] for op, args in steps if op == "COPY" and "--from" not in args]
-    copied = [path for sources in copies for path in sources if not path.endswith("packages.txt")]
+    copies = [args.split()[:-1] for op, args in steps
+              if op == "COPY" and "--from" not in args and not args.endswith("/tmp/image-packages.txt")]
+    copied = [path for sources in copies for path in sources]
     assert workdir == [SOURCE_DIR]
     assert sorted(copied) == sorted(SOURCE_PATHS)
     [pip] = [args for op, args in steps if op == "RUN" and "pip install" in args]
@@ -65,7 +87,7 @@ def test_both_install_the_same_source_tree_the_same_way(spec: ImageSpec) -> None
 
 @pytest.mark.parametrize("spec", IMAGES, ids=lambda s: s.name)
 def test_both_run_the_same_entrypoint_as_the_same_user_with_the_same_environment(spec: ImageSpec) -> None:
-    stage = final_stage(spec)
+    stage = image_stages(spec)
     [entrypoint] = [args for op, args in stage if op == "ENTRYPOINT"]
     assert entrypoint == f'["{spec.entrypoint}"]'
     [user] = [args for op, args in stage if op == "USER"]

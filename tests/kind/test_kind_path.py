@@ -159,7 +159,7 @@ def test_chart_accepts_run_sh_values_and_runs_the_loaded_images() -> None:
     operator = docs[("Deployment", "schedcp-operator")]["spec"]["template"]["spec"]["containers"][0]
     agent = docs[("DaemonSet", "schedcp-node-agent")]["spec"]["template"]["spec"]["containers"][0]
     assert (operator["image"], operator["imagePullPolicy"]) == ("schedcp-operator:e2e", "Never")
-    assert (agent["image"], agent["imagePullPolicy"]) == ("schedcp-node-agent:e2e", "Never")
+    assert (agent["image"], agent["imagePullPolicy"]) == ("schedcp-node-agent-bcc:e2e", "Never")
     # kind's kubelet: systemd driver, --cgroup-root=/kubelet.
     assert "--kubepods=kubelet.slice/kubelet-kubepods.slice" in agent["args"]
 

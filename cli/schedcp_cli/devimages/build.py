@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def _hash_tree(digest: hashlib._Hash, root: Path) -> None:
 
 def image_digest(spec: ImageSpec) -> str:
     digest = hashlib.sha256(f"{_BUILDER_VERSION}\0{spec.model_dump_json()}\0".encode())
-    digest.update((REPO / spec.packages_file).read_bytes())
+    for packages in spec.packages_files:
+        digest.update((REPO / packages).read_bytes())
     for relative in SOURCE_PATHS:
         path = REPO / relative
         if path.is_dir():
@@ -102,6 +104,8 @@ def ensure_pause_image() -> ImageArchive:
 def _prune(name: str, keep: int = 2) -> None:
     """Each edit of the tree makes a new archive of a few hundred MB: keep the newest `keep`
     of an image (a worktree next to this one may still use the one before)."""
-    archives = sorted(images_dir().glob(f"{name}-*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)
+    # Exactly NAME-DIGEST.tar: node-agent-*.tar would take node-agent-bcc's archives for its own.
+    ours = [p for p in images_dir().glob(f"{name}-*.tar") if re.fullmatch(rf"{re.escape(name)}-[0-9a-f]{{16}}\.tar", p.name)]
+    archives = sorted(ours, key=lambda p: p.stat().st_mtime, reverse=True)
     for stale in archives[keep:]:
         stale.unlink(missing_ok=True)

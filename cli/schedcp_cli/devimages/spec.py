@@ -1,9 +1,11 @@
 """What goes into each image: the one description that `schedcp dev images` builds from and
 that the Dockerfiles must agree with (tests/images holds them to it).
 
-A Dockerfile installs its image's Debian packages from the list file named here, copies the
+A Dockerfile installs its image's Debian packages from the list files named here, copies the
 same source paths and installs them the same way; only the builder differs (docker there,
-mmdebstrap and umoci here, where no container engine or registry exists).
+mmdebstrap and umoci here, where no container engine or registry exists). The node agent has
+two images from one Dockerfile: tier 1 (the default target) and, with BCC for tier-2 profiling,
+the `bcc` target, whose LLVM would otherwise make every agent image weigh 500 MB.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ class ImageSpec(BaseModel):
 
     name: str
     dockerfile: Path
-    packages_file: Path
+    # The Dockerfile stage this image is (None: its last, the default target).
+    target: str | None = None
+    # Installed in this order: the Dockerfile's stages copy and install each in turn.
+    packages_files: tuple[Path, ...]
     suite: str
     entrypoint: str
     env: dict[str, str]
@@ -43,7 +48,7 @@ class ImageSpec(BaseModel):
     provisions_cache: bool = False
 
     def packages(self) -> list[str]:
-        lines = (REPO / self.packages_file).read_text().splitlines()
+        lines = [line for path in self.packages_files for line in (REPO / path).read_text().splitlines()]
         return [word for line in lines for word in line.split("#", 1)[0].split()]
 
 
@@ -52,7 +57,7 @@ _PATH = f"{VENV_DIR}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 OPERATOR = ImageSpec(
     name="operator",
     dockerfile=Path("operator/Dockerfile"),
-    packages_file=Path("operator/image-packages.txt"),
+    packages_files=(Path("operator/image-packages.txt"),),
     suite="bookworm",
     entrypoint="schedcp-operator",
     env={"PATH": _PATH, "SCHEDCP_CACHE_DIR": "/opt/schedcp/cache", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
@@ -64,11 +69,19 @@ OPERATOR = ImageSpec(
 NODE_AGENT = ImageSpec(
     name="node-agent",
     dockerfile=Path("node-agent/Dockerfile"),
-    packages_file=Path("node-agent/image-packages.txt"),
+    packages_files=(Path("node-agent/image-packages.txt"),),
     suite="trixie",
     entrypoint="schedcp-node-agent",
-    env={"PATH": _PATH, "PYTHONDONTWRITEBYTECODE": "1", "SCHEDCP_BCC_PYTHON": "/usr/bin/python3"},
+    env={"PATH": _PATH, "PYTHONDONTWRITEBYTECODE": "1"},
     scx_dir=f"/opt/schedcp/scx/{SCX_VERSION}/bin",
 )
 
-IMAGES = (OPERATOR, NODE_AGENT)
+# The chart runs this one where tier-2 profiling is on (agent.tier2.enabled).
+NODE_AGENT_BCC = NODE_AGENT.model_copy(update={
+    "name": "node-agent-bcc",
+    "target": "bcc",
+    "packages_files": (*NODE_AGENT.packages_files, Path("node-agent/image-packages-bcc.txt")),
+    "env": {**NODE_AGENT.env, "SCHEDCP_BCC_PYTHON": "/usr/bin/python3"},
+})
+
+IMAGES = (OPERATOR, NODE_AGENT, NODE_AGENT_BCC)

@@ -51,7 +51,8 @@ release=schedcp
 system_ns=schedcp-system
 workload_ns=schedcp-e2e-workload
 operator_image=schedcp-operator:e2e
-agent_image=schedcp-node-agent:e2e
+# The chart runs the agent with tier-2 profiling: the Dockerfile's `bcc` target.
+agent_image=schedcp-node-agent-bcc:e2e
 sched_ext=/sys/kernel/sched_ext
 # The directories of the host's bpffs that kind-config.yaml gives the nodes, one per node.
 bpffs_dirs=(control-plane worker worker2)
@@ -213,7 +214,7 @@ scx_cache=${SCHEDCP_SCX_CACHE:-$HOME/.cache/schedcp/scx}
 ca_secret=()
 [[ -z ${SCHEDCP_CA_BUNDLE:-} ]] || ca_secret=(--secret "id=ca-bundle,src=$SCHEDCP_CA_BUNDLE")
 "$engine" build -f operator/Dockerfile --build-context scx="$scx_cache" "${ca_secret[@]}" -t "$operator_image" .
-"$engine" build -f node-agent/Dockerfile --build-context scx="$scx_cache" "${ca_secret[@]}" -t "$agent_image" .
+"$engine" build -f node-agent/Dockerfile --build-context scx="$scx_cache" "${ca_secret[@]}" --target bcc -t "$agent_image" .
 
 log "loading the images into the nodes"
 for image in "$operator_image" "$agent_image"; do
@@ -240,8 +241,8 @@ helm upgrade --install "$release" charts/schedcp -n "$system_ns" --create-namesp
   --set operator.image.repository="${operator_image%%:*}" \
   --set operator.image.tag="${operator_image#*:}" \
   --set operator.image.pullPolicy=Never \
-  --set agent.image.repository="${agent_image%%:*}" \
-  --set agent.image.tag="${agent_image#*:}" \
+  --set agent.tier2.image.repository="${agent_image%%:*}" \
+  --set agent.tier2.image.tag="${agent_image#*:}" \
   --set agent.image.pullPolicy=Never \
   --set agent.kubepods=kubelet.slice/kubelet-kubepods.slice \
   --set agent.statusInterval=10 \
