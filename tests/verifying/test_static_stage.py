@@ -10,6 +10,7 @@ import pytest
 from schedcp.templates import builtin_templates
 from schedcp.verifying import verifier
 from schedcp.verifying.verifier import Candidate, verify_all
+from schedcp_cli.main import main as cli_main
 from tests.verifying.corpus import HOSTILE
 
 
@@ -57,3 +58,13 @@ def test_tunables_change_the_object(no_boot) -> None:
         [Candidate("a", fifo.source(), fifo.defaults()), Candidate("b", fifo.source(), {"slice_us": 2000})], dynamic=False
     )
     assert default.object_sha256 != custom.object_sha256
+
+
+@pytest.mark.parametrize(("name", "code", "verdict"), [
+    ("benign", 0, "PASSED the static stage (micro-VM stages not run)"),
+    ("probe_read", 1, "FAILED"),
+])
+def test_verify_static_only_says_how_the_static_stage_went(no_boot, capsys, name: str, code: int, verdict: str) -> None:
+    """`schedcp verify --static-only` is a pre-commit check: its exit status is the static stage's."""
+    assert cli_main(["verify", "--static-only", str(HOSTILE / f"{name}.bpf.c")]) == code
+    assert capsys.readouterr().out.splitlines()[-1] == verdict
