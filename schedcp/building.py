@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schedcp.cache import cache_root
+from schedcp.cache import cache_root, filling
 from schedcp.templates import BPF_DIR, INCLUDE_DIR
 
 BPF_CFLAGS = ("-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", "-Wall", "-Werror", "-Wno-missing-declarations")
@@ -67,11 +67,12 @@ def workload_binaries() -> dict[str, Path]:
     for name in WORKLOADS:
         binary = out / name
         if not binary.exists():
-            partial = out / f"{name}.partial"
-            subprocess.run(
-                ["gcc", "-O2", "-static", "-pthread", "-Wall", "-Werror", "-o", str(partial), str(WORKLOAD_DIR / f"{name}.c")],
-                check=True,
-                capture_output=True,
-            )
-            partial.rename(binary)
+            with filling(binary):
+                partial = out / f"{name}.partial"
+                subprocess.run(
+                    ["gcc", "-O2", "-static", "-pthread", "-Wall", "-Werror", "-o", str(partial), str(WORKLOAD_DIR / f"{name}.c")],
+                    check=True,
+                    capture_output=True,
+                )
+                partial.rename(binary)
     return {name: out / name for name in WORKLOADS}

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from schedcp.cache import cache_root
+from schedcp.cache import cache_root, filling
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,13 @@ class DebianSuite:
         target = self.root / "extracted" / f"{package}_{version.replace(':', '%')}"
         if (target / ".complete").exists():
             return target
+        with filling(target):
+            if not (target / ".complete").exists():
+                self._download_and_unpack(package, target)
+                log.info("unpacked %s %s from %s", package, version, self.suite)
+        return target
+
+    def _download_and_unpack(self, package: str, target: Path) -> None:
         self.archives.mkdir(parents=True, exist_ok=True)
         self._apt("download", package, cwd=self.archives)
         debs = sorted(self.archives.glob(f"{package}_*.deb"), key=lambda p: p.stat().st_mtime)
@@ -109,8 +116,6 @@ class DebianSuite:
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
         (target / ".complete").touch()
-        log.info("unpacked %s %s from %s", package, version, self.suite)
-        return target
 
 
     def download_closure(self, packages: list[str]) -> list[Path]:
@@ -148,18 +153,19 @@ def merged_usr_links(root: Path) -> None:
 def unpack_root(debs: list[Path], root: Path, finish: Callable[[Path], None]) -> Path:
     """`debs` unpacked into `root` once: `finish` completes the tree before it is published,
     so an interrupted run leaves only a partial directory that the next run starts over."""
-    if (root / ".complete").exists():
-        return root
-    partial = root.with_suffix(".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    merged_usr_links(partial)
-    for deb in debs:
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(partial)], check=True)
-    finish(partial)
-    shutil.rmtree(root, ignore_errors=True)
-    partial.rename(root)
-    (root / ".complete").touch()
+    with filling(root):
+        if (root / ".complete").exists():
+            return root
+        partial = root.with_suffix(".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        merged_usr_links(partial)
+        for deb in debs:
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(partial)], check=True)
+        finish(partial)
+        shutil.rmtree(root, ignore_errors=True)
+        partial.rename(root)
+        (root / ".complete").touch()
     return root
 
 

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from schedcp.cache import cache_root
+from schedcp.cache import cache_root, filling
 from schedcp.debian_packages import DebianSuite, merged_usr_links
 
 GUEST_SUITE = "trixie"
@@ -65,10 +65,10 @@ def base_initramfs() -> Path:
     target = cache_root() / "guest" / f"base-{_fingerprint()}.cpio.gz"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="schedcp-guest-") as tmp:
-        root = Path(tmp)
-        _populate(root)
-        pack_cpio(root, target.with_suffix(".partial"))
-    target.with_suffix(".partial").rename(target)
+    with filling(target), tempfile.TemporaryDirectory(prefix="schedcp-guest-") as tmp:
+        if not target.exists():
+            root = Path(tmp)
+            _populate(root)
+            pack_cpio(root, target.with_suffix(".partial"))
+            target.with_suffix(".partial").rename(target)
     return target

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schedcp.cache import cache_root
+from schedcp.cache import cache_root, filling
 from schedcp.debian_packages import DebianSuite
 
 log = logging.getLogger(__name__)
@@ -85,9 +85,11 @@ def btf_digest(vmlinux: Path) -> str:
 def _cached(path: Path, make: Callable[[Path], object]) -> Path:
     """`path`, made once through a partial file so an interrupted run leaves nothing half-written."""
     if not path.exists():
-        partial = path.with_name(path.name + ".partial")
-        make(partial)
-        partial.rename(path)
+        with filling(path):
+            if not path.exists():
+                partial = path.with_name(path.name + ".partial")
+                make(partial)
+                partial.rename(path)
     return path
 
 

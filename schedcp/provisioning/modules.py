@@ -12,7 +12,7 @@ from __future__ import annotations
 import lzma
 from pathlib import Path
 
-from schedcp.cache import cache_root
+from schedcp.cache import cache_root, filling
 from schedcp.debian_packages import DebianSuite
 from schedcp.provisioning.kernel import KernelArtifacts
 
@@ -27,10 +27,12 @@ def guest_modules(kernel: KernelArtifacts, names: tuple[str, ...]) -> list[Path]
     if all(path.exists() for path in wanted):
         return wanted
     tree = DebianSuite(kernel.suite).extract(f"linux-modules-{kernel.release}") / "usr" / "lib" / "modules"
-    out.mkdir(parents=True, exist_ok=True)
-    for name, target in zip(names, wanted, strict=True):
-        compressed = tree / kernel.release / "kernel" / f"{name}.ko.xz"
-        partial = target.with_suffix(".partial")
-        partial.write_bytes(lzma.decompress(compressed.read_bytes()))
-        partial.rename(target)
+    with filling(out):
+        out.mkdir(parents=True, exist_ok=True)
+        for name, target in zip(names, wanted, strict=True):
+            if not target.exists():
+                compressed = tree / kernel.release / "kernel" / f"{name}.ko.xz"
+                partial = target.with_suffix(".partial")
+                partial.write_bytes(lzma.decompress(compressed.read_bytes()))
+                partial.rename(target)
     return wanted

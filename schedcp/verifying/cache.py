@@ -16,7 +16,7 @@ from pathlib import Path
 
 from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationReport
 from schedcp.building import WORKLOAD_DIR
-from schedcp.cache import cache_root
+from schedcp.cache import cache_root, write_atomically
 from schedcp.provisioning.kernel import provision_kernel
 from schedcp.templates import INCLUDE_DIR
 from schedcp.verifying import verifier
@@ -60,8 +60,5 @@ def verify_remembered(source: str, tunables: dict[str, int], dynamic: bool = Tru
         return VerificationReport.model_validate_json(path.read_text())
     report = verifier.verify(source, tunables, dynamic=dynamic, goal=goal)
     if _deterministic(report):
-        directory.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_text(report.model_dump_json())
-        partial.rename(path)
+        write_atomically(path, report.model_dump_json())
     return report

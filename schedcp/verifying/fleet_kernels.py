@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from schedcp.api.v1alpha1.revision import StageName, StageResult, VerificationReport, VerifiedKernel
-from schedcp.cache import cache_root
+from schedcp.cache import cache_root, write_atomically
 from schedcp.provisioning.kernel import KernelArtifacts, provision_kernel, provision_release
 from schedcp.verifying.cache import report_key
 from schedcp.verifying.verifier import Candidate, verify_all
@@ -115,10 +115,7 @@ def _on_kernel(candidates: list[Candidate], kernel: KernelArtifacts, primary: Ke
         for i, report in zip(asked, reports, strict=True):
             verdict = found[i] = proof(kernel, report, digests[i])
             if verdict.passed or _static_refused(report):
-                directory.mkdir(parents=True, exist_ok=True)
-                partial = paths[i].with_suffix(".partial")
-                partial.write_text(verdict.model_dump_json())
-                partial.rename(paths[i])
+                write_atomically(paths[i], verdict.model_dump_json())
     return [found[i] for i in range(len(candidates))]
 
 

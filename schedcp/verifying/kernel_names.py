@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from schedcp.cache import write_atomically
 from schedcp.provisioning.kernel import KernelArtifacts
 
 HELPER = re.compile(r"\bBPF_FUNC_(\w+) = (\d+),")
@@ -43,9 +44,7 @@ def _kfuncs(vmlinux: Path) -> frozenset[str] | None:
         dump = subprocess.run(["bpftool", "btf", "dump", "file", str(vmlinux)], capture_output=True, text=True, check=True)
         functions = {int(i): name for i, name in BTF_FUNC.findall(dump.stdout)}
         tagged = sorted({functions[int(i)] for i in KFUNC_TAG.findall(dump.stdout) if int(i) in functions})
-        partial = cached.with_suffix(".partial")
-        partial.write_text("".join(f"{name}\n" for name in tagged))
-        partial.rename(cached)
+        write_atomically(cached, "".join(f"{name}\n" for name in tagged))
     names = frozenset(cached.read_text().split())
     return names or None
 
