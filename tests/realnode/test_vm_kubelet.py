@@ -34,11 +34,13 @@ from tests.chart.conftest import CHART
 from tests.operator.conftest import start_operator  # noqa: F401 (the fixture)
 from tests.realnode.conftest import Images
 
-pytestmark = [pytest.mark.vm, pytest.mark.realnode, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.vm, pytest.mark.realnode, pytest.mark.timeout(2700)]
 
 NODE = "schedcp-vm-kubelet"
 # A loaded 2-core machine emulating the guest: containerd, the kubelet and runc under TCG.
 READY_SECONDS = 600
+# The agent image's import: 7-10 min measured here (514 MB hashed and unpacked under TCG).
+IMPORT_SECONDS = 1200
 ACTIVE_SECONDS = 600
 AGENT_KUBECONFIG = "agent.kubeconfig"
 
@@ -141,7 +143,7 @@ def test_a_vm_node_with_a_real_kubelet_runs_a_pod_under_the_policys_scheduler(
 
         operator = start_operator("--standalone", "--artifacts-namespace", namespace)
         imported = wait_until(lambda: next((r for r in reports("image-imported") if r["image"] == agent_image.name), None),
-                              READY_SECONDS, "the agent image imported in the guest", node.vm.console)
+                              IMPORT_SECONDS, "the agent image imported in the guest", node.vm.console)
         assert imported["rc"] == 0
         wait_until(sched_ext, 30, "the guest's first sched_ext report", node.vm.console)
         assert sched_ext()["state"] == "disabled", "no policy yet: the kernel's default scheduler"
