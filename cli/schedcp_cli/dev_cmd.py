@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -158,6 +159,8 @@ def _node_vm(args: argparse.Namespace) -> int:
     images = [ensure_image(spec, args.ca_bundle) for spec in IMAGES if spec.name == "node-agent"]
     node = VmKubeletNode(cluster.info, args.name, args.state_dir / "vm-nodes" / args.name, images, ensure_pause_image())
     print(f"booting {args.name}; console: {node.vm.console_log}", flush=True)
+    # `kill` stops it as Ctrl-C does, removing the Node (a background job ignores SIGINT).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     shown = 0
     try:
         while node.vm.alive():
