@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ from schedcp_cli.devnode import hostnet
 from schedcp_cli.devnode.hostlock import HostBusy
 from schedcp_cli.devnode.node import DevNode, down
 from schedcp_cli.devnode.runtime import ensure_containerd
+from schedcp_cli.vm_kubelet import VmKubeletNode
 
 
 def _attach(args: argparse.Namespace) -> DevCluster | None:
@@ -149,6 +151,33 @@ def _node_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _node_vm(args: argparse.Namespace) -> int:
+    """In the foreground until Ctrl-C: the VM dies with this process, and its Node goes too."""
+    cluster = _attach(args)
+    if not cluster or not cluster.info:
+        return 1
+    images = [ensure_image(spec, args.ca_bundle) for spec in IMAGES if spec.name == "node-agent"]
+    node = VmKubeletNode(cluster.info, args.name, args.state_dir / "vm-nodes" / args.name, images, ensure_pause_image())
+    print(f"booting {args.name}; console: {node.vm.console_log}", flush=True)
+    # `kill` stops it as Ctrl-C does, removing the Node (a background job ignores SIGINT).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    shown = 0
+    try:
+        while node.vm.alive():
+            reports = node.vm.reports()
+            for report in reports[shown:]:
+                print(json.dumps(report), flush=True)
+            shown = len(reports)
+            time.sleep(1)
+        print(f"the VM stopped:\n{node.vm.console()}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        node.stop()
+        cluster.kubectl("delete", "node", args.name, "--ignore-not-found", "--wait=false", check=False)
+
+
 def _scx_crates(text: str) -> tuple[str, ...]:
     crates = tuple(c.strip() for c in text.split(",") if c.strip()) if text else SCX_CRATES
     if unknown := [c for c in crates if c not in SCX_CRATES]:
@@ -198,3 +227,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     node_actions.add_parser(
         "down", help="stop it and undo all it changed on the host (also after a crash)", parents=[named]
     ).set_defaults(func=_node_down)
+    node_actions.add_parser(
+        "vm", parents=[common, named, ca_bundle],
+        help="a node in the sched_ext micro-VM with its own containerd and kubelet, in the foreground until Ctrl-C "
+             "(TCG: Ready in about a minute, the agent image imported in about 7; pods need hostNetwork and nodeName)",
+    ).set_defaults(func=_node_vm)

@@ -1,4 +1,4 @@
-"""`python -m schedcp.microvm.relay PORT`: one guest connection to the host's 127.0.0.1:PORT.
+"""`python -m schedcp.microvm.relay PORT [HOST]`: one guest connection to the host's HOST:PORT (127.0.0.1).
 
 QEMU's user network (restrict=on) lets the guest reach the host only through guestfwd
 rules. A rule that targets a TCP chardev carries one connection at a time, so a client
@@ -17,8 +17,8 @@ import sys
 CHUNK = 65536
 
 
-def relay(port: int) -> None:
-    upstream = socket.create_connection(("127.0.0.1", port))
+def relay(port: int, host: str = "127.0.0.1") -> None:
+    upstream = socket.create_connection((host, port))
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     selector = selectors.DefaultSelector()
     selector.register(stdin, selectors.EVENT_READ)
@@ -38,4 +38,4 @@ def relay(port: int) -> None:
 
 
 if __name__ == "__main__":
-    relay(int(sys.argv[1]))
+    relay(int(sys.argv[1]), *sys.argv[2:3])

@@ -33,6 +33,8 @@ HOST_ROOT_SCRIPT = Path(__file__).with_name("host_root.sh")
 NETWORK_SCRIPT = Path(__file__).with_name("network.sh")
 # Where the guest finds a host port forwarded to it (QEMU user network's guestfwd).
 GUEST_FORWARD_ADDRESS = "10.0.2.100"
+# The guest's own address on that network (network.sh sets it).
+GUEST_ADDRESS = "10.0.2.15"
 
 INIT = """#!/bin/sh
 mount -t proc proc /proc
@@ -95,10 +97,11 @@ def _payload(workdir: Path, script: str, files: dict[str, Path]) -> Path:
 
 
 class Forward(BaseModel):
-    """The guest's GUEST_FORWARD_ADDRESS:guest_port reaches the host's 127.0.0.1:host_port."""
+    """The guest's GUEST_FORWARD_ADDRESS:guest_port reaches the host's host:host_port."""
 
     guest_port: int
     host_port: int
+    host: str = "127.0.0.1"
 
 
 class VmOptions(BaseModel):
@@ -123,7 +126,7 @@ def _qemu_args(workdir: Path, script: str, files: dict[str, Path], options: VmOp
     if options.forward:
         files["network.sh"] = NETWORK_SCRIPT
         files.update({f"modules/{m.name}": m for m in guest_modules(kernel, NET_MODULES)})
-        relay = f"{sys.executable} -m schedcp.microvm.relay {options.forward.host_port}"
+        relay = f"{sys.executable} -m schedcp.microvm.relay {options.forward.host_port} {options.forward.host}"
         rule = f"tcp:{GUEST_FORWARD_ADDRESS}:{options.forward.guest_port}-cmd:{relay}"
         extra += ["-netdev", f"user,id=net0,restrict=on,guestfwd={rule}", "-device", "virtio-net-pci,netdev=net0"]
     initramfs = workdir / "initramfs.cpio.gz"

@@ -19,6 +19,8 @@ from schedcp.provisioning.kernel import KernelArtifacts
 # Load order: each module after the ones it depends on.
 NINEP_MODULES = ("fs/netfs/netfs", "net/9p/9pnet", "net/9p/9pnet_virtio", "fs/9p/9p")
 NET_MODULES = ("net/core/failover", "drivers/net/net_failover", "drivers/net/virtio_net")
+# containerd's overlayfs snapshotter, for a VM node with a real container runtime.
+OVERLAY_MODULES = ("fs/overlayfs/overlay",)
 
 
 def guest_modules(kernel: KernelArtifacts, names: tuple[str, ...]) -> list[Path]:

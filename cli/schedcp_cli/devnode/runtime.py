@@ -63,10 +63,11 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
 """
 
 
+def import_command(ctr: Path, socket: Path, archive: Path) -> list[str]:
+    return [str(ctr), f"--address={socket}", f"--namespace={NAMESPACE}", "images", "import", str(archive)]
+
+
 def import_image(ctr: Path, socket: Path, archive: Path) -> None:
-    result = subprocess.run(
-        [str(ctr), f"--address={socket}", f"--namespace={NAMESPACE}", "images", "import", str(archive)],
-        capture_output=True, text=True, check=False,
-    )
+    result = subprocess.run(import_command(ctr, socket, archive), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"ctr images import {archive.name} failed: {result.stderr.strip()[-2000:]}")
